@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+/**
+ * The command line: parses flags, calls one library function, maps the result
+ * to an exit code. Exit codes: 0 success; 1 invalid policy or a failure at run
+ * time (e.g. the listen port is taken); 2 bad usage.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { describePolicy } from './config/describe.js';
+import { loadPolicyFile } from './config/load.js';
+import { PolicyError, PrivguardError } from './errors.js';
+import { createLogger } from './observe/log.js';
+import { startSidecar } from './index.js';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+/** After SIGTERM, how long a graceful shutdown may take before we force it. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+interface Io {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+const stdio: Io = {
+  out: (s) => process.stdout.write(`${s}\n`),
+  err: (s) => process.stderr.write(`${s}\n`),
+};
+
+function reportError(e: unknown, io: Io): number {
+  if (e instanceof PolicyError) {
+    io.err(`privguard: the policy is invalid (${e.issues.length} error${e.issues.length === 1 ? '' : 's'}):`);
+    for (const i of e.issues) io.err(`  ${e.file}: ${i.path || '(root)'} (${i.line}:${i.column}): ${i.message}`);
+    return EXIT.failure;
+  }
+  if (e instanceof PrivguardError) {
+    io.err(`privguard: ${e.code}: ${e.message}`);
+    return EXIT.failure;
+  }
+  throw e;
+}
+
+export function buildProgram(io: Io = stdio): Command {
+  const program = new Command('privguard')
+    .description('Policy sidecar for XMPP components: enforces XEP-0356 and XEP-0355 from a YAML policy.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showHelpAfterError();
+
+  program
+    .command('check')
+    .description('validate a policy file and print what it grants (exit 0 valid, 1 invalid)')
+    .requiredOption('-c, --config <file>', 'policy file (YAML)')
+    .action((opts: { config: string }) => {
+      try {
+        io.out(describePolicy(loadPolicyFile(opts.config)));
+        process.exitCode = EXIT.ok;
+      } catch (e) {
+        process.exitCode = reportError(e, io);
+      }
+    });
+
+  program
+    .command('run')
+    .description('run the sidecar: accept components, connect them upstream, enforce the policy')
+    .requiredOption('-c, --config <file>', 'policy file (YAML)')
+    .action(async (opts: { config: string }) => {
+      const log = createLogger();
+      let sidecar;
+      try {
+        sidecar = await startSidecar({ policy: loadPolicyFile(opts.config), log });
+      } catch (e) {
+        process.exitCode = reportError(e, io);
+        return;
+      }
+      const stop = (signal: string) => {
+        log.info({ signal }, `received ${signal}, shutting down`);
+        const force = setTimeout(() => {
+          log.error({}, `shutdown did not finish within ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`);
+          process.exit(EXIT.failure);
+        }, SHUTDOWN_DEADLINE_MS);
+        force.unref();
+        void sidecar.close().then(() => {
+          log.info({}, 'privguard stopped');
+          process.exitCode = EXIT.ok;
+          // Let pino flush, then leave even if a peer keeps a socket half-open.
+          setTimeout(() => process.exit(EXIT.ok), 50).unref();
+        });
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  try {
+    await buildProgram(io).parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version are not errors.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    throw e;
+  }
+}
+
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+}

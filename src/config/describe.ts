@@ -1,0 +1,46 @@
+/**
+ * A readable table of what a policy grants (`privguard check`): one row per
+ * component × server domain. Secrets never appear; only where they come from.
+ */
+import type { LoadedPolicy } from './load.js';
+import type { SecretSource } from './schema.js';
+
+function secretOrigin(s: SecretSource | undefined): string {
+  if (s === undefined) return 'same as secret';
+  if (typeof s === 'string') return 'inline';
+  return 'env' in s ? `env ${s.env}` : `file ${s.file}`;
+}
+
+export function describePolicy(loaded: LoadedPolicy): string {
+  const p = loaded.policy;
+  const lines: string[] = [
+    `policy ${loaded.file}: OK`,
+    `listen ${p.listen.host}:${p.listen.port} → upstream ${p.upstream.host}:${p.upstream.port}, mode ${p.mode}, audit ${p.audit.file}` +
+      (p.metrics ? `, metrics ${p.metrics.host}:${p.metrics.port}` : ''),
+    `limits: max_stanza_bytes ${p.limits.max_stanza_bytes}, pending_timeout_ms ${p.limits.pending_timeout_ms}, max_pending ${p.limits.max_pending}`,
+    '',
+  ];
+  const rows: string[][] = [['component', 'domain', 'roster', 'push', 'message', 'presence', 'iq', 'users', 'delegations']];
+  for (const c of loaded.components.values()) {
+    const cp = c.policy;
+    lines.push(`component ${c.name}: secret ${secretOrigin(cp.secret)}, upstream secret ${secretOrigin(cp.upstream_secret)}`);
+    const domains = new Set([...Object.keys(cp.privileges), ...Object.keys(cp.delegations)]);
+    if (domains.size === 0) rows.push([c.name, '-', 'none', '-', 'none', 'none', '-', '-', '-']);
+    for (const d of domains) {
+      const pr = cp.privileges[d];
+      const dl = cp.delegations[d] ?? {};
+      const iq = pr ? Object.entries(pr.iq).map(([ns, t]) => `${ns}=${t}`).join(' ') || '-' : '-';
+      const users = pr ? pr.users.join(',') + (pr.except_users.length ? ` except ${pr.except_users.join(',')}` : '') : '-';
+      const deleg =
+        Object.entries(dl)
+          .map(([ns, v]) => (v.attributes.length ? `${ns}[${v.attributes.join(',')}]` : ns))
+          .join(' ') || '-';
+      const push = pr ? (pr.roster_push === undefined ? 'default' : String(pr.roster_push)) : '-';
+      rows.push([c.name, d, pr?.roster ?? 'none', push, pr?.message ?? 'none', pr?.presence ?? 'none', iq, users, deleg]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  lines.push('');
+  for (const r of rows) lines.push(r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  return lines.join('\n');
+}

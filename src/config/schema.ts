@@ -1,0 +1,175 @@
+/**
+ * The policy file's shape: the single source of truth for its keys, defaults
+ * and allowed values (DESIGN.md "The policy file"). Unknown keys are errors
+ * everywhere. Cross-field rules of XEP-0356/0355 are refinements here, so that
+ * `check`, `run` and reload all reject the same files.
+ */
+import { z } from 'zod';
+import { RESERVED_NAMESPACE_PREFIXES } from '../protocol/ns.js';
+import { normaliseDomain } from '../protocol/jid.js';
+
+export const ROSTER_ACCESS = ['none', 'get', 'set', 'both'] as const;
+export const MESSAGE_ACCESS = ['none', 'outgoing'] as const;
+export const PRESENCE_ACCESS = ['none', 'managed_entity', 'roster'] as const;
+export const IQ_ACCESS = ['get', 'set', 'both'] as const;
+export const MODES = ['enforce', 'report'] as const;
+
+export type RosterAccess = (typeof ROSTER_ACCESS)[number];
+export type MessageAccess = (typeof MESSAGE_ACCESS)[number];
+export type PresenceAccess = (typeof PRESENCE_ACCESS)[number];
+export type IqAccess = (typeof IQ_ACCESS)[number];
+
+const port = z.number().int().min(1).max(65535);
+const host = z.string().min(1);
+
+const endpoint = (defaultPort: number) =>
+  z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) });
+
+export const SecretSource = z.union(
+  [z.string().min(1), z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })],
+  { error: 'expected a secret: a non-empty string, { env: NAME } or { file: PATH }' },
+);
+export type SecretSource = z.infer<typeof SecretSource>;
+
+/** Namespace version spoken towards the component (`auto` = as the server). */
+const Version = z.union([z.literal('auto'), z.literal(1), z.literal(2), z.literal('1'), z.literal('2')], {
+  error: 'expected auto, 1 or 2',
+});
+
+/** Localpart globs: `*` and `?` wildcards, no '@', '/' or white space. */
+const UserGlob = z
+  .string()
+  .min(1)
+  .regex(/^[^@/\s]+$/, { error: 'a user pattern is a localpart glob ("*", "alice", "bot-*"), without "@" or "/"' });
+
+/**
+ * Refinements run even when a sibling key already failed, so a broken file
+ * reports all of its problems at once; they therefore guard every value.
+ */
+const always = { when: () => true } as const;
+
+const isReservedNs = (ns: string) => RESERVED_NAMESPACE_PREFIXES.some((p) => ns.startsWith(p));
+
+const Privileges = z
+  .strictObject({
+    roster: z.enum(ROSTER_ACCESS).default('none'),
+    roster_push: z.boolean().optional(),
+    message: z.enum(MESSAGE_ACCESS).default('none'),
+    presence: z.enum(PRESENCE_ACCESS).default('none'),
+    iq: z.record(z.string().min(1), z.enum(IQ_ACCESS)).default({}),
+    users: z.array(UserGlob).default(['*']),
+    except_users: z.array(UserGlob).default([]),
+  })
+  .superRefine((p, ctx) => {
+    const readsRoster = p.roster === 'get' || p.roster === 'both';
+    if (p.presence === 'roster' && !readsRoster) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['presence'],
+        message: `presence "roster" needs roster get or both (XEP-0356 §7.4), but roster is "${p.roster}"`,
+      });
+    }
+    if (p.roster_push === true && !readsRoster) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['roster_push'],
+        message: `roster_push true needs roster get or both (XEP-0356 §4.1), but roster is "${p.roster}"`,
+      });
+    }
+    for (const ns of Object.keys(isObject(p.iq) ? p.iq : {})) {
+      if (isReservedNs(ns)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['iq', ns],
+          message: `"${ns}" may not be granted as an iq namespace (urn:xmpp:privilege:* and urn:xmpp:delegation:* are reserved)`,
+        });
+      }
+    }
+  }, always);
+export type Privileges = z.infer<typeof Privileges>;
+
+const Delegation = z.strictObject({
+  attributes: z.array(z.string().regex(/^[^\s:]+$/, { error: 'an attribute name without spaces or prefix' })).default([]),
+});
+
+const Delegations = z.record(z.string().min(1), Delegation).superRefine((d, ctx) => {
+  for (const ns of Object.keys(isObject(d) ? d : {})) {
+    if (isReservedNs(ns)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [ns],
+        message: `"${ns}" may not be delegated (XEP-0355 forbids delegating urn:xmpp:delegation:*; urn:xmpp:privilege:* is reserved)`,
+      });
+    }
+  }
+}, always);
+
+/** Record keyed by domain names, refusing keys that are not domains or collide once normalised. */
+function domainKeyed<T extends z.ZodType>(value: T, what: string) {
+  return z.record(z.string(), value).superRefine((rec, ctx) => {
+    const seen = new Map<string, string>();
+    for (const key of Object.keys(isObject(rec) ? rec : {})) {
+      const norm = normaliseDomain(key);
+      if (norm === undefined || key.includes('@') || key.includes('/')) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is not a valid ${what} (a domain name)` });
+        continue;
+      }
+      const other = seen.get(norm);
+      if (other !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is the same domain as "${other}"` });
+      }
+      seen.set(norm, key);
+    }
+  }, always);
+}
+
+const Component = z.strictObject({
+  secret: SecretSource,
+  upstream_secret: SecretSource.optional(),
+  speaks: z.strictObject({ privilege: Version.default('auto'), delegation: Version.default('auto') }).default({
+    privilege: 'auto',
+    delegation: 'auto',
+  }),
+  rate: z.strictObject({ per_second: z.number().positive(), burst: z.number().int().min(1) }).optional(),
+  privileges: domainKeyed(Privileges, 'server domain').default({}),
+  delegations: domainKeyed(Delegations, 'server domain').default({}),
+});
+export type ComponentPolicy = z.infer<typeof Component>;
+
+export const PolicySchema = z
+  .strictObject({
+    listen: endpoint(5347).default({ host: '127.0.0.1', port: 5347 }),
+    upstream: endpoint(5348).default({ host: '127.0.0.1', port: 5348 }),
+    mode: z.enum(MODES).default('enforce'),
+    audit: z.strictObject({ file: z.string().min(1).default('-') }).default({ file: '-' }),
+    metrics: endpoint(9464).optional(),
+    limits: z
+      .strictObject({
+        max_stanza_bytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(262144),
+        pending_timeout_ms: z.number().int().min(100).max(600_000).default(30_000),
+        max_pending: z.number().int().min(1).max(1_000_000).default(1000),
+      })
+      .default({ max_stanza_bytes: 262144, pending_timeout_ms: 30_000, max_pending: 1000 }),
+    components: domainKeyed(Component, 'component name'),
+  })
+  .superRefine((p, ctx) => {
+    if (isObject(p.components) && Object.keys(p.components).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['components'], message: 'at least one component is required' });
+    }
+    if (p.listen?.host === p.upstream?.host && p.listen?.port === p.upstream?.port) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen', 'port'],
+        message: `listen and upstream are both ${p.listen.host}:${p.listen.port}: privguard would connect to itself`,
+      });
+    }
+    if (p.metrics && p.metrics.host === p.listen?.host && p.metrics.port === p.listen?.port) {
+      ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: 'metrics and listen use the same port' });
+    }
+  }, always);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export type Policy = z.infer<typeof PolicySchema>;

@@ -1,0 +1,63 @@
+/**
+ * Library entry: assembles a running sidecar from a loaded policy. No
+ * decisions here; it builds the parts and hands back a handle that owns them.
+ */
+import type { AddressInfo } from 'node:net';
+import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
+import { createAuditSink, type AuditSink } from './observe/audit.js';
+import { createLogger, type Logger } from './observe/log.js';
+import { Listener, type ListenerOptions } from './proxy/listener.js';
+
+export { loadPolicyFile, loadPolicyText, type LoadedPolicy, type ComponentConfig } from './config/load.js';
+export { PolicyError, PrivguardError, StreamError, type ErrorCode, type PolicyIssue } from './errors.js';
+export { describePolicy } from './config/describe.js';
+export type { Logger } from './observe/log.js';
+export type { AuditSink, AuditRecord } from './observe/audit.js';
+
+export interface SidecarOptions {
+  policy: LoadedPolicy;
+  log?: Logger;
+  audit?: AuditSink;
+  /** Test seam: upstream retry delays and timeouts. */
+  upstream?: ListenerOptions['upstream'];
+}
+
+export interface Sidecar {
+  /** Where components connect. */
+  readonly address: AddressInfo;
+  readonly policy: LoadedPolicy;
+  /** Names of the components online now. */
+  online(): string[];
+  /** Graceful: stop accepting, `system-shutdown` to components, close upstreams, flush audit. */
+  close(): Promise<void>;
+}
+
+export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
+  const policy = opts.policy;
+  const log = opts.log ?? createLogger();
+  const audit = opts.audit ?? createAuditSink({ file: policy.policy.audit.file });
+  const listener = new Listener({ policy: () => policy, log, audit, upstream: opts.upstream });
+  const { host, port } = policy.policy.listen;
+  const address = await listener.listen(host, port);
+  log.info(
+    { listen: `${address.address}:${address.port}`, upstream: `${policy.policy.upstream.host}:${policy.policy.upstream.port}` },
+    `privguard listening on ${address.address}:${address.port}`,
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    policy,
+    online: () => listener.sessions.map((s) => s.component.name),
+    close() {
+      closing ??= (async () => {
+        await listener.close('system-shutdown');
+        await audit.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+export async function startSidecarFromFile(file: string, log?: Logger): Promise<Sidecar> {
+  return startSidecar({ policy: loadPolicyFile(file), ...(log ? { log } : {}) });
+}

@@ -1,0 +1,56 @@
+/**
+ * Namespaces and condition names privguard knows, each with where it is defined.
+ * One table per concept, `as const`, so types and runtime checks share a source.
+ */
+
+export const NS = {
+  /** XEP-0114 §3: the component stream's content namespace. */
+  component: 'jabber:component:accept',
+  /** RFC 6120 §4.8.1: the stream namespace. */
+  streams: 'http://etherx.jabber.org/streams',
+  /** RFC 6120 §4.9.3: stream error conditions. */
+  streamErrors: 'urn:ietf:params:xml:ns:xmpp-streams',
+  /** RFC 6120 §8.3.3: stanza error conditions. */
+  stanzaErrors: 'urn:ietf:params:xml:ns:xmpp-stanzas',
+  /** XML Namespaces §3: the reserved `xml` prefix. */
+  xml: 'http://www.w3.org/XML/1998/namespace',
+  /** XML Namespaces §3: the reserved `xmlns` prefix. */
+  xmlns: 'http://www.w3.org/2000/xmlns/',
+  client: 'jabber:client',
+  forward: 'urn:xmpp:forward:0',
+} as const;
+
+/** Top-level stanza names allowed on a component stream (XEP-0114 §7.1). */
+export const STANZA_NAMES = ['message', 'presence', 'iq'] as const;
+export type StanzaName = (typeof STANZA_NAMES)[number];
+export function isStanzaName(name: string): name is StanzaName {
+  return (STANZA_NAMES as readonly string[]).includes(name);
+}
+
+/** RFC 6120 §4.9.3: the stream error conditions privguard emits. */
+export const STREAM_ERROR_CONDITIONS = [
+  'bad-format',
+  'conflict',
+  'connection-timeout',
+  'host-unknown',
+  'improper-addressing',
+  'internal-server-error',
+  'invalid-from',
+  'invalid-namespace',
+  'not-authorized',
+  'not-well-formed',
+  'policy-violation',
+  'remote-connection-failed',
+  'reset',
+  'restricted-xml',
+  'system-shutdown',
+  'undefined-condition',
+  'unsupported-stanza-type',
+] as const;
+export type StreamErrorCondition = (typeof STREAM_ERROR_CONDITIONS)[number];
+export function isStreamErrorCondition(name: string): name is StreamErrorCondition {
+  return (STREAM_ERROR_CONDITIONS as readonly string[]).includes(name);
+}
+
+/** Namespace prefixes the policy may never grant or delegate (recursion; XEP-0355 BR5). */
+export const RESERVED_NAMESPACE_PREFIXES = ['urn:xmpp:delegation:', 'urn:xmpp:privilege:'] as const;

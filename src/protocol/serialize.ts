@@ -1,0 +1,52 @@
+/**
+ * Serialises a stanza tree exactly as privguard judged it. ltx's toString()
+ * writes tabs, newlines and carriage returns raw inside attribute values, which
+ * the receiving parser normalises to spaces (XML 1.0 §3.3.3): the server would
+ * read another value than the one judged. Here they become character references.
+ */
+import type { Element } from '@xmpp/xml';
+
+const ATTR_SPECIAL = /[&<>"\t\n\r]/g;
+const TEXT_SPECIAL = /[&<>\r]/g;
+const REPLACEMENTS: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  '\t': '&#9;',
+  '\n': '&#10;',
+  '\r': '&#13;',
+};
+const replace = (c: string): string => REPLACEMENTS[c]!;
+
+export function escapeAttr(value: string): string {
+  return value.replace(ATTR_SPECIAL, replace);
+}
+
+export function escapeText(value: string): string {
+  return value.replace(TEXT_SPECIAL, replace);
+}
+
+export function serialize(el: Element): string {
+  const out: string[] = [];
+  write(el, out);
+  return out.join('');
+}
+
+function write(el: Element, out: string[]): void {
+  out.push('<', el.name);
+  for (const [k, v] of Object.entries(el.attrs as Record<string, unknown>)) {
+    if (v === undefined || v === null) continue;
+    out.push(' ', k, '="', escapeAttr(String(v)), '"');
+  }
+  if (el.children.length === 0) {
+    out.push('/>');
+    return;
+  }
+  out.push('>');
+  for (const child of el.children) {
+    if (typeof child === 'string') out.push(escapeText(child));
+    else write(child as Element, out);
+  }
+  out.push('</', el.name, '>');
+}

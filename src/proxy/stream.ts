@@ -1,0 +1,156 @@
+/**
+ * One XMPP stream over one TCP socket, the same hardened code for both legs
+ * (component ⇄ privguard and privguard ⇄ server). It owns:
+ *  - decoding: a StringDecoder, so a multi-byte character split across reads
+ *    survives;
+ *  - parsing: protocol/parser.ts with the policy's limits; a parse failure ends
+ *    the stream with the matching stream error, never an exception;
+ *  - writing: writes are corked for the rest of the tick, so the stanzas produced
+ *    by one read leave in one write; `send()` reports whether the socket's buffer
+ *    is full so the other leg can pause its reads (backpressure);
+ *  - closing: `close()` is graceful (optional stream error, end tag, FIN, then a
+ *    destroy deadline), `destroy()` is immediate; both are idempotent.
+ */
+import type { Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
+import type { Element } from '@xmpp/xml';
+import { StreamParser, type ParseFailure, type ParserLimits, type StreamHeader } from '../protocol/parser.js';
+import { serialize } from '../protocol/serialize.js';
+import { STREAM_END, streamError } from '../protocol/stanzas.js';
+import type { StreamErrorCondition } from '../protocol/ns.js';
+
+export interface StreamHandlers {
+  onHeader(header: StreamHeader): void;
+  onStanza(stanza: Element): void;
+  /** The peer closed its stream (`</stream:stream>`). */
+  onEnd(): void;
+  /** The input broke a rule of XML or of the limits; the stream is being closed. */
+  onFailure(failure: ParseFailure): void;
+  /** The socket is gone (after close(), destroy(), or the peer). Called once. */
+  onClose(hadError: boolean): void;
+  onWhitespace?(): void;
+}
+
+export type StreamState = 'open' | 'closing' | 'closed';
+
+/** How long a peer gets to close its side after we closed ours. */
+const CLOSE_GRACE_MS = 2000;
+
+export class XmppStream {
+  readonly socket: Socket;
+  #decoder = new StringDecoder('utf8');
+  #parser: StreamParser;
+  #handlers: StreamHandlers;
+  #state: StreamState = 'open';
+  #corked = false;
+  #pauses = new Set<string>();
+  #closeTimer: NodeJS.Timeout | undefined;
+
+  constructor(socket: Socket, limits: ParserLimits, handlers: StreamHandlers) {
+    this.socket = socket;
+    this.#handlers = handlers;
+    this.#parser = new StreamParser(
+      {
+        onHeader: (h) => this.#handlers.onHeader(h),
+        onStanza: (el) => this.#handlers.onStanza(el),
+        onEnd: () => this.#handlers.onEnd(),
+        onWhitespace: () => this.#handlers.onWhitespace?.(),
+      },
+      limits,
+    );
+    socket.setNoDelay(true);
+    socket.on('data', (data: Buffer) => this.#onData(data));
+    socket.on('error', () => {
+      /* 'close' follows; the owner learns of it there */
+    });
+    socket.on('close', (hadError: boolean) => this.#onClose(hadError));
+  }
+
+  get state(): StreamState {
+    return this.#state;
+  }
+
+  /** Replace the handlers (the upstream hands its stream over to a session). */
+  setHandlers(handlers: StreamHandlers): void {
+    this.#handlers = handlers;
+  }
+
+  #onData(data: Buffer): void {
+    if (this.#state !== 'open') return;
+    const failure = this.#parser.write(this.#decoder.write(data));
+    if (failure) {
+      this.#handlers.onFailure(failure);
+      this.close(failure.condition, failure.text);
+    }
+  }
+
+  #onClose(hadError: boolean): void {
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#parser.stop();
+    this.#handlers.onClose(hadError);
+  }
+
+  /** Write raw XML. Returns false when the socket's buffer is full. */
+  write(xml: string): boolean {
+    if (this.#state !== 'open' || this.socket.destroyed) return false;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.socket.uncork();
+      });
+    }
+    return this.socket.write(xml);
+  }
+
+  send(stanza: Element): boolean {
+    return this.write(serialize(stanza));
+  }
+
+  get needsDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  /** Stop reading for `reason` until resume(reason); reasons stack. */
+  pause(reason: string): void {
+    this.#pauses.add(reason);
+    this.socket.pause();
+  }
+
+  resume(reason: string): void {
+    this.#pauses.delete(reason);
+    if (this.#pauses.size === 0 && this.#state === 'open') this.socket.resume();
+  }
+
+  /**
+   * Graceful close: optional stream error, our end tag, FIN; the socket is
+   * destroyed if the peer has not closed within the grace period.
+   */
+  close(condition?: StreamErrorCondition, text?: string): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    this.#parser.stop();
+    if (!this.socket.destroyed) {
+      if (this.#corked) {
+        this.#corked = false;
+        this.socket.uncork();
+      }
+      this.socket.end((condition ? streamError(condition, text) : '') + STREAM_END);
+      // Keep reading so the peer's FIN is seen; input is ignored now.
+      this.socket.resume();
+    }
+    this.#closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
+    this.#closeTimer.unref();
+  }
+
+  /** Immediate teardown. */
+  destroy(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closing';
+    this.#parser.stop();
+    this.socket.destroy();
+  }
+}
