@@ -1,0 +1,189 @@
+/**
+ * A whole test stack: real Prosody, privguard in-process in front of it, and
+ * helpers to connect real peers (@xmpp/component, @xmpp/client) or a raw socket
+ * speaking XEP-0114 by hand (for hostile input the libraries cannot send).
+ */
+import { connect, type Socket } from 'node:net';
+import type { Element } from '@xmpp/xml';
+import { component as xmppComponent, type XmppEntity } from '@xmpp/component';
+import { client as xmppClient } from '@xmpp/client';
+import { loadPolicyText, type LoadedPolicy } from '../../../src/config/load.js';
+import { startSidecar, type Sidecar } from '../../../src/index.js';
+import { createMemoryAuditSink, type AuditRecord } from '../../../src/observe/audit.js';
+import type { Logger } from '../../../src/observe/log.js';
+import { StreamParser, type ParseFailure, type StreamHeader } from '../../../src/protocol/parser.js';
+import { handshake } from '../../../src/protocol/stanzas.js';
+import { DOMAIN, startProsody, USERS, type ProsodyInstance, type ProsodyOptions } from './prosody.js';
+import { freePort } from './ports.js';
+import { nextEvent, waitFor } from './wait.js';
+
+export interface LogLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  obj: object;
+  msg: string;
+}
+
+export function recordingLogger(): Logger & { lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: LogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export const COMPONENT_SECRET = 'component-side-secret';
+
+/** A policy YAML in front of `upstreamPort`; components get COMPONENT_SECRET towards privguard. */
+export function policyYaml(listenPort: number, upstreamPort: number, extra = ''): string {
+  return `listen: { host: 127.0.0.1, port: ${listenPort} }
+upstream: { host: 127.0.0.1, port: ${upstreamPort} }
+limits: { max_stanza_bytes: 16384 }
+components:
+  pubsub.example.test:
+    secret: ${COMPONENT_SECRET}
+    upstream_secret: s3cr3t
+  plain.example.test:
+    secret: ${COMPONENT_SECRET}
+    upstream_secret: s3cr3t
+${extra}`;
+}
+
+export interface Stack {
+  prosody: ProsodyInstance;
+  sidecar: Sidecar;
+  policy: LoadedPolicy;
+  port: number;
+  log: ReturnType<typeof recordingLogger>;
+  audit: AuditRecord[];
+  entities: XmppEntity[];
+  sockets: Socket[];
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: { prosody?: ProsodyOptions; policy?: (listen: number, upstream: number) => string } = {}): Promise<Stack> {
+  const prosody = await startProsody(opts.prosody);
+  try {
+    const port = await freePort();
+    const text = (opts.policy ?? policyYaml)(port, prosody.componentPort);
+    const policy = loadPolicyText(text, 'test-policy.yaml');
+    const log = recordingLogger();
+    const auditSink = createMemoryAuditSink();
+    const sidecar = await startSidecar({ policy, log, audit: auditSink, upstream: { retryDelaysMs: [50, 100] } });
+    const stack: Stack = {
+      prosody,
+      sidecar,
+      policy,
+      port,
+      log,
+      audit: auditSink.records,
+      entities: [],
+      sockets: [],
+      async stop() {
+        for (const s of stack.sockets) s.destroy();
+        await Promise.allSettled(
+          stack.entities.map(async (e) => {
+            e.reconnect.stop();
+            await e.stop();
+          }),
+        );
+        await sidecar.close();
+        await prosody.stop();
+      },
+    };
+    return stack;
+  } catch (e) {
+    await prosody.stop();
+    throw e;
+  }
+}
+
+/** A real @xmpp/component connected through privguard (or straight to `port`). */
+export async function connectComponent(stack: Stack, name = 'pubsub.example.test', password = COMPONENT_SECRET, port = stack.port): Promise<{ entity: XmppEntity; stanzas: Element[] }> {
+  const entity = xmppComponent({ service: `xmpp://127.0.0.1:${port}`, domain: name, password });
+  const stanzas: Element[] = [];
+  entity.on('stanza', (el) => void stanzas.push(el));
+  entity.on('error', () => {});
+  stack.entities.push(entity);
+  await entity.start();
+  return { entity, stanzas };
+}
+
+/** A real @xmpp/client user logged in to Prosody directly. */
+export async function connectUser(stack: Stack, user: keyof typeof USERS, resource = 'test'): Promise<{ entity: XmppEntity; stanzas: Element[] }> {
+  const entity = xmppClient({
+    service: `xmpp://127.0.0.1:${stack.prosody.c2sPort}`,
+    domain: DOMAIN,
+    username: user,
+    password: USERS[user],
+    resource,
+  });
+  const stanzas: Element[] = [];
+  entity.on('stanza', (el) => void stanzas.push(el));
+  entity.on('error', () => {});
+  stack.entities.push(entity);
+  await entity.start();
+  return { entity, stanzas };
+}
+
+/** Wait until `stanzas` holds one matching `pred`. */
+export function waitStanza(stanzas: Element[], pred: (el: Element) => boolean, what: string, timeoutMs = 5000): Promise<Element> {
+  return waitFor(what, () => stanzas.find(pred), timeoutMs);
+}
+
+/**
+ * A component written by hand over a raw socket: what it receives is parsed
+ * with privguard's own parser into `stanzas`, the stream error (if any) into
+ * `streamError`, and `closed` settles when the socket closes.
+ */
+export class RawComponent {
+  readonly socket: Socket;
+  readonly stanzas: Element[] = [];
+  header: StreamHeader | undefined;
+  received = '';
+  failure: ParseFailure | undefined;
+  ended = false;
+  readonly closed: Promise<void>;
+  #parser: StreamParser;
+
+  constructor(port: number) {
+    this.socket = connect({ host: '127.0.0.1', port });
+    this.#parser = new StreamParser(
+      {
+        onHeader: (h) => (this.header = h),
+        onStanza: (el) => void this.stanzas.push(el),
+        onEnd: () => (this.ended = true),
+      },
+      { maxStanzaBytes: 1 << 24, maxDepth: 1000 },
+    );
+    this.socket.setEncoding('utf8');
+    this.socket.on('data', (d: string) => {
+      this.received += d;
+      this.failure ??= this.#parser.write(d);
+    });
+    this.socket.on('error', () => {});
+    this.closed = new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  static async open(port: number, name: string, secret = COMPONENT_SECRET): Promise<RawComponent> {
+    const raw = new RawComponent(port);
+    await nextEvent(raw.socket, 'connect');
+    raw.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='${name}'>`);
+    await waitFor('stream header', () => raw.header);
+    raw.write(handshake(raw.header!.attrs.id!, secret));
+    await raw.waitFor((el) => el.name === 'handshake' || (el.name === 'error'), 'handshake answer');
+    return raw;
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  waitFor(pred: (el: Element) => boolean, what: string, timeoutMs = 5000): Promise<Element> {
+    return waitStanza(this.stanzas, pred, what, timeoutMs);
+  }
+
+  /** The stream error condition privguard closed the stream with. */
+  async streamError(timeoutMs = 5000): Promise<string> {
+    const el = await this.waitFor((e) => e.name === 'error' && e.attrs.xmlns === 'http://etherx.jabber.org/streams', 'stream error', timeoutMs);
+    const cond = el.children.find((c): c is Element => typeof c !== 'string' && c.name !== 'text');
+    return cond?.name ?? '';
+  }
+}
