@@ -188,6 +188,7 @@ function describeIssue(src: Source, issue: z.core.$ZodIssue): PolicyIssue[] {
       return [at(src, path, `${describeValue(value)} must be ${bound} ${String(limit)}${what}`, node)];
     }
     case 'invalid_union':
+      if (!exact) return [at(src, path, `missing required key "${String(path[path.length - 1])}" (${issue.message})`, node)];
       return [at(src, path, `${issue.message}, got ${describeValue(value)}`, node)];
     default:
       return [at(src, path, issue.message, node)];

@@ -143,6 +143,12 @@ export class StreamParser {
   #stanzaBytes = 0;
   #failure: ParseFailure | undefined;
   #sawWhitespace = false;
+  /**
+   * Stands for the stream root as every stanza's parent, so getNS() resolves
+   * the stream's content namespace on any element. It never holds children and
+   * is never serialised.
+   */
+  #streamElement: Element | undefined;
 
   constructor(handlers: ParserHandlers, limits: ParserLimits) {
     this.#handlers = handlers;
@@ -469,6 +475,7 @@ export class StreamParser {
       this.#stack.push({ qname, ns, prefixes: withDefault(prefixes, declaresDefault, defaultNs), el: undefined, text: [] });
       this.#phase = 'stream';
       this.#stanzaBytes = 0;
+      this.#streamElement = new Element('stream', inheritedDefault ? { xmlns: inheritedDefault } : {});
       this.#handlers.onHeader({ ns: ns ?? '', local, defaultNs: inheritedDefault, attrs: unprefixed(attrs) });
       return;
     }
@@ -479,6 +486,8 @@ export class StreamParser {
       flushText(parent);
       parent.el.children.push(el);
       el.parent = parent.el;
+    } else {
+      el.parent = this.#streamElement ?? null;
     }
     this.#stack.push({ qname, ns, prefixes: withDefault(prefixes, declaresDefault, defaultNs), el, text: [] });
   }

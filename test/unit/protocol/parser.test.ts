@@ -1,0 +1,287 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { Element } from '@xmpp/xml';
+import { StreamParser, utf8Length, type ParseFailure, type StreamHeader } from '../../../src/protocol/parser.js';
+import { serialize } from '../../../src/protocol/serialize.js';
+import { received } from '../../fixtures/recordings.js';
+
+const HEADER =
+  "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='pubsub.example.org'>";
+
+interface Run {
+  header?: StreamHeader;
+  stanzas: Element[];
+  ended: boolean;
+  failure?: ParseFailure;
+  whitespace: number;
+  parser: StreamParser;
+}
+
+function parse(chunks: string[] | string, limits = { maxStanzaBytes: 4096, maxDepth: 64 }): Run {
+  const run: Run = { stanzas: [], ended: false, whitespace: 0 } as unknown as Run;
+  run.parser = new StreamParser(
+    {
+      onHeader: (h) => (run.header = h),
+      onStanza: (el) => void run.stanzas.push(el),
+      onEnd: () => (run.ended = true),
+      onWhitespace: () => void run.whitespace++,
+    },
+    limits,
+  );
+  for (const c of typeof chunks === 'string' ? [chunks] : chunks) {
+    const f = run.parser.write(c);
+    if (f && !run.failure) run.failure = f;
+  }
+  return run;
+}
+
+const one = (body: string) => parse(HEADER + body);
+const SERVER_HEADER =
+  "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' from='pubsub.example.test' id='x' xmlns='jabber:component:accept'>";
+/** Recordings of later cases start mid-stream: give them the header they had. */
+const withHeader = (data: string) => (data.startsWith('<?xml') ? data : SERVER_HEADER + data);
+
+describe('StreamParser: stream framing', () => {
+  it('reads the header with its resolved namespaces and attributes', () => {
+    const r = parse(HEADER);
+    expect(r.failure).toBeUndefined();
+    expect(r.header).toEqual({
+      ns: 'http://etherx.jabber.org/streams',
+      local: 'stream',
+      defaultNs: 'jabber:component:accept',
+      attrs: { to: 'pubsub.example.org' },
+    });
+  });
+
+  it('emits one element per stanza and the stream end', () => {
+    const r = one("<message to='a@b' from='c'><body>hi</body></message><iq type='get' id='1'/></stream:stream>");
+    expect(r.stanzas.map((s) => s.name)).toEqual(['message', 'iq']);
+    expect(r.stanzas[0]!.getChildText('body')).toBe('hi');
+    expect(r.ended).toBe(true);
+  });
+
+  it('survives any split of the input across writes', () => {
+    const input = HEADER + "<message to='a@b' id='x'><body>a &amp; b &#233; &#x1D11E; <![CDATA[<raw>]]></body></message>";
+    const whole = parse(input);
+    for (let cut = 1; cut < input.length; cut++) {
+      const r = parse([input.slice(0, cut), input.slice(cut)]);
+      expect(r.failure, `cut at ${cut}`).toBeUndefined();
+      expect(serialize(r.stanzas[0]!)).toBe(serialize(whole.stanzas[0]!));
+    }
+    expect(whole.stanzas[0]!.getChildText('body')).toBe('a & b é 𝄞 <raw>');
+  });
+
+  it('ignores character data between stanzas (real Prosody writes "</iq>306")', () => {
+    const data = received('prosody', 'privileged-iq-denied-namespace', 'pubsub');
+    expect(data).toContain('</iq>306');
+    const r = parse(withHeader(data));
+    expect(r.failure).toBeUndefined();
+    expect(r.stanzas.some((s) => s.name === 'iq' && s.attrs.id === 'pi5')).toBe(true);
+  });
+
+  it('reports white space keep-alives without keeping them', () => {
+    const r = parse([HEADER, ' ', '\n\n', "<message to='a@b'/>", '   ']);
+    expect(r.failure).toBeUndefined();
+    // once per write that carried white space between stanzas
+    expect(r.whitespace).toBe(3);
+    expect(r.stanzas).toHaveLength(1);
+    expect(r.stanzas[0]!.children).toEqual([]);
+  });
+
+  it('parses every Prosody recording the team captured without a failure', () => {
+    for (const name of ['component-connect', 'roster-get', 'privileged-iq-get', 'delegated-mam-with-node', 'presence-initial-alice']) {
+      const r = parse(withHeader(received('prosody', name, 'pubsub')), { maxStanzaBytes: 262144, maxDepth: 64 });
+      expect(r.failure, name).toBeUndefined();
+      expect(r.stanzas.length, name).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('StreamParser: namespaces are resolved, never read off xmlns', () => {
+  it('canonicalises a prefixed privilege wrapper into default-namespace form', () => {
+    const r = one(
+      "<message from='pubsub.example.org' to='example.org'><p:privilege xmlns:p='urn:xmpp:privilege:2'><p:perm access='roster'/></p:privilege></message>",
+    );
+    const wrapper = r.stanzas[0]!.getChild('privilege', 'urn:xmpp:privilege:2');
+    expect(wrapper).toBeDefined();
+    expect(wrapper!.name).toBe('privilege');
+    expect(wrapper!.attrs).toEqual({ xmlns: 'urn:xmpp:privilege:2' });
+    expect(wrapper!.getChild('perm', 'urn:xmpp:privilege:2')).toBeDefined();
+    expect(serialize(r.stanzas[0]!)).toBe(
+      '<message from="pubsub.example.org" to="example.org"><privilege xmlns="urn:xmpp:privilege:2"><perm access="roster"/></privilege></message>',
+    );
+  });
+
+  it('resolves a prefix declared on the stream header', () => {
+    const r = parse(
+      "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' xmlns:p='urn:xmpp:privilege:2'><message to='a@b'><p:privilege/></message>",
+    );
+    expect(r.stanzas[0]!.getChild('privilege', 'urn:xmpp:privilege:2')).toBeDefined();
+  });
+
+  it('resolves a default namespace redeclared on a child', () => {
+    const r = one("<message to='a@b'><x xmlns='urn:a'><privilege xmlns='urn:xmpp:privilege:2'><y/></privilege></x></message>");
+    const priv = r.stanzas[0]!.getChild('x')!.getChild('privilege')!;
+    expect(priv.getNS()).toBe('urn:xmpp:privilege:2');
+    expect(priv.getChild('y')!.getNS()).toBe('urn:xmpp:privilege:2');
+  });
+
+  it('does not mistake a look-alike for the real namespace', () => {
+    const r = one("<message to='a@b'><privilege xmlns:x='urn:xmpp:privilege:2'/></message>");
+    const el = r.stanzas[0]!.getChildElements()[0]!;
+    expect(el.getNS()).toBe('jabber:component:accept');
+  });
+
+  it('keeps prefixed attributes meaningful wherever the element goes', () => {
+    const r = one("<message to='a@b' xml:lang='en'><x xmlns='urn:a' xmlns:q='urn:q' q:attr='v'/></message>");
+    expect(serialize(r.stanzas[0]!)).toBe('<message to="a@b" xml:lang="en"><x q:attr="v" xmlns:q="urn:q" xmlns="urn:a"/></message>');
+  });
+
+  it('marks a stanza in another namespace so it cannot pass for a component stanza', () => {
+    const r = one("<message xmlns='jabber:client' to='a@b'/>");
+    expect(r.stanzas[0]!.attrs.xmlns).toBe('jabber:client');
+  });
+
+  it('refuses an undeclared prefix', () => {
+    expect(one("<message to='a@b'><p:x/></message>").failure?.condition).toBe('not-well-formed');
+    expect(one("<message to='a@b' p:y='1'/>").failure?.condition).toBe('not-well-formed');
+  });
+});
+
+describe('StreamParser: what the server would reject is rejected', () => {
+  it.each([
+    ['duplicate attribute', "<message to='a@b' to='evil@c'/>"],
+    ['duplicate expanded attribute', "<message to='a@b'><x xmlns:a='urn:z' xmlns:b='urn:z' a:k='1' b:k='2'/></message>"],
+    ['undefined entity', "<message to='a@b'><body>&foo;</body></message>"],
+    ['undefined entity in an attribute', "<message to='a@b&nope;'/>"],
+    ['illegal character reference', "<message to='a@b'><body>&#1;</body></message>"],
+    ['surrogate character reference', "<message to='a@b'><body>&#xD800;</body></message>"],
+    ['raw control character', "<message to='a@b'><body>\u0001</body></message>"],
+    ['bare ampersand', "<message to='a@b'><body>a & b</body></message>"],
+    ['mismatched end tag', "<message to='a@b'><body>x</message>"],
+    ['unquoted attribute', '<message to=a@b/>'],
+    ['no space between attributes', "<message to='a@b'id='1'/>"],
+    ["'<' in an attribute value", "<message to='a<b'/>"],
+    ['invalid element name', '<1bad/>'],
+    ['empty namespace bound to a prefix', "<message xmlns:p=''/>"],
+  ])('%s → not-well-formed', (_what, body) => {
+    const r = one(body);
+    expect(r.failure?.condition).toBe('not-well-formed');
+    expect(r.stanzas).toHaveLength(0);
+  });
+
+  it.each([
+    ['DOCTYPE after the header', "<!DOCTYPE x [<!ENTITY e 'v'>]><message to='a@b'/>"],
+    ['comment', "<!-- hi --><message to='a@b'/>"],
+    ['comment inside a stanza', "<message to='a@b'><!-- x --></message>"],
+    ['processing instruction', "<?evil?><message to='a@b'/>"],
+    ['XML declaration mid-stream', "<?xml version='1.0'?>"],
+  ])('%s → restricted-xml', (_what, body) => {
+    const r = one(body);
+    expect(r.failure?.condition).toBe('restricted-xml');
+    expect(r.stanzas).toHaveLength(0);
+  });
+
+  it('refuses a DOCTYPE before the header', () => {
+    expect(parse("<!DOCTYPE stream><stream:stream xmlns='jabber:component:accept'>").failure?.condition).toBe('restricted-xml');
+  });
+
+  it('refuses text before the header', () => {
+    expect(parse('hello <stream:stream>').failure?.condition).toBe('not-well-formed');
+  });
+
+  it('is dead after a failure: later input is ignored and nothing throws', () => {
+    const r = one("<message to='a@b' to='c'/>");
+    expect(r.failure).toBeDefined();
+    expect(r.parser.write("<message to='x@y'/>")).toBeUndefined();
+    expect(r.stanzas).toHaveLength(0);
+  });
+
+  it('never throws, whatever the input', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 64 }), { maxLength: 8 }), (chunks) => {
+        parse([HEADER, ...chunks]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('StreamParser: limits', () => {
+  const limits = { maxStanzaBytes: 2048, maxDepth: 64 };
+
+  it('accepts a stanza of exactly the limit and refuses one byte more', () => {
+    const frame = (n: number) => `<message to='a@b'><body>${'x'.repeat(n)}</body></message>`;
+    const overhead = frame(0).length;
+    expect(parse(HEADER + frame(2048 - overhead), limits).failure).toBeUndefined();
+    expect(parse(HEADER + frame(2049 - overhead), limits).failure?.condition).toBe('policy-violation');
+  });
+
+  it('counts UTF-8 bytes, not characters', () => {
+    const frame = (s: string) => `<message to='a@b'><body>${s}</body></message>`;
+    const overhead = frame('').length;
+    const euros = '€'.repeat(Math.floor((2048 - overhead) / 3) + 1); // fits in chars, not in bytes
+    expect(frame(euros).length).toBeLessThan(2048);
+    expect(parse(HEADER + frame(euros), limits).failure?.condition).toBe('policy-violation');
+  });
+
+  it('fails an unterminated attribute value before buffering much more than the limit', () => {
+    const p = parse([HEADER, "<message to='"], limits);
+    let fed = 0;
+    let failure: ParseFailure | undefined;
+    while (!failure && fed < 1_000_000) {
+      failure = p.parser.write('A'.repeat(512));
+      fed += 512;
+    }
+    expect(failure?.condition).toBe('policy-violation');
+    expect(fed).toBeLessThanOrEqual(2048 + 512);
+  });
+
+  it('fails unterminated text trickled in small reads at the limit', () => {
+    const p = parse([HEADER, "<message to='a@b'><body>"], limits);
+    let fed = 0;
+    let failure: ParseFailure | undefined;
+    while (!failure && fed < 1_000_000) {
+      failure = p.parser.write('B'.repeat(100));
+      fed += 100;
+    }
+    expect(failure?.condition).toBe('policy-violation');
+    // at most one read beyond the limit is ever held
+    expect(fed).toBeLessThanOrEqual(2048 + 100);
+  });
+
+  it('does not count the bytes between stanzas against the next stanza', () => {
+    const chunks = [HEADER];
+    for (let i = 0; i < 100; i++) chunks.push(`<message to='a@b'><body>${'y'.repeat(1500)}</body></message>`, '  ');
+    const r = parse(chunks, limits);
+    expect(r.failure).toBeUndefined();
+    expect(r.stanzas).toHaveLength(100);
+  });
+
+  it('allows nesting to the depth bound and refuses one level more', () => {
+    const nest = (n: number) => `${'<a>'.repeat(n)}${'</a>'.repeat(n)}`;
+    expect(parse(HEADER + `<message to='a@b'>${nest(63)}</message>`, limits).failure).toBeUndefined();
+    expect(parse(HEADER + `<message to='a@b'>${nest(64)}</message>`, limits).failure?.condition).toBe('policy-violation');
+  });
+
+  it('utf8Length agrees with Buffer.byteLength', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => utf8Length(s) === Buffer.byteLength(s)));
+  });
+});
+
+describe('serialize', () => {
+  it('round-trips what the parser produced, with attribute white space kept as references', () => {
+    const r = one("<message to='a@b' x='l1&#10;l2&#9;t'><body>a\r\nb &lt; &amp;</body></message>");
+    const el = r.stanzas[0]!;
+    expect(el.attrs.x).toBe('l1\nl2\tt');
+    const out = serialize(el);
+    expect(out).toBe('<message to="a@b" x="l1&#10;l2&#9;t"><body>a\nb &lt; &amp;</body></message>');
+    const again = one(out).stanzas[0]!;
+    expect(serialize(again)).toBe(out);
+  });
+
+  it('normalises literal white space in attribute values as XML requires', () => {
+    const r = one("<message to='a@b' x='l1\nl2\tt'/>");
+    expect(r.stanzas[0]!.attrs.x).toBe('l1 l2 t');
+  });
+});
