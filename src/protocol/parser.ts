@@ -325,7 +325,10 @@ export class StreamParser {
 
   #endTag(buf: string, pos: number): number {
     const end = buf.indexOf('>', pos + 2);
-    if (end === -1) return -1;
+    if (end === -1) {
+      if (buf.indexOf('<', pos + 2) !== -1) throw new Fail('not-well-formed', "'<' inside an end tag");
+      return -1;
+    }
     const qname = buf.slice(pos + 2, end).replace(/[ \t\r\n]+$/, '');
     const top = this.#stack[this.#stack.length - 1];
     if (!top || top.qname !== qname) {
@@ -342,6 +345,10 @@ export class StreamParser {
     while (i < len) {
       const c = buf.charCodeAt(i);
       if (isWs(c) || c === 0x3e || c === 0x2f) break;
+      // Cannot be part of a name: fail now rather than wait for a '>'.
+      if (c === 0x3c || c === 0x26 || c === 0x22 || c === 0x27 || c === 0x3d) {
+        throw new Fail('not-well-formed', `invalid character in the element name "${buf.slice(pos + 1, i + 1).slice(0, 64)}"`);
+      }
       i++;
     }
     if (i >= len) return -1;
@@ -370,6 +377,9 @@ export class StreamParser {
       while (i < len) {
         const a = buf.charCodeAt(i);
         if (a === 0x3d /* = */ || isWs(a) || a === 0x3e || a === 0x2f) break;
+        if (a === 0x3c || a === 0x26 || a === 0x22 || a === 0x27) {
+          throw new Fail('not-well-formed', `invalid character in an attribute name of <${qname}>`);
+        }
         i++;
       }
       if (i >= len) return -1;

@@ -163,6 +163,8 @@ describe('StreamParser: what the server would reject is rejected', () => {
     ['no space between attributes', "<message to='a@b'id='1'/>"],
     ["'<' in an attribute value", "<message to='a<b'/>"],
     ['invalid element name', '<1bad/>'],
+    ["'<' in an element name (no need to wait for '>')", '<<<'],
+    ["'<' in an end tag", "<message to='a@b'></mess<"],
     ['empty namespace bound to a prefix', "<message xmlns:p=''/>"],
   ])('%s → not-well-formed', (_what, body) => {
     const r = one(body);

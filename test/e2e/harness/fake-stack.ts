@@ -1,0 +1,52 @@
+/** privguard in front of a FakeServer, for proxy behaviour tests. */
+import { loadPolicyText } from '../../../src/config/load.js';
+import { startSidecar, type Sidecar } from '../../../src/index.js';
+import { createMemoryAuditSink, type AuditRecord } from '../../../src/observe/audit.js';
+import { FakeServer, type FakeServerOptions } from './fake-server.js';
+import { freePort } from './ports.js';
+import { COMPONENT_SECRET, recordingLogger } from './stack.js';
+
+export interface FakeStack {
+  fake: FakeServer;
+  sidecar: Sidecar;
+  port: number;
+  log: ReturnType<typeof recordingLogger>;
+  audit: AuditRecord[];
+  stop(): Promise<void>;
+}
+
+export async function startFakeStack(
+  opts: { fake?: FakeServerOptions; upstreamPort?: number; maxStanzaBytes?: number; upstreamSecret?: string; timeoutMs?: number } = {},
+): Promise<FakeStack> {
+  const fake = await FakeServer.start(opts.fake);
+  const port = await freePort();
+  const policy = loadPolicyText(
+    `listen: { host: 127.0.0.1, port: ${port} }
+upstream: { host: 127.0.0.1, port: ${opts.upstreamPort ?? fake.port} }
+limits: { max_stanza_bytes: ${opts.maxStanzaBytes ?? 16384} }
+components:
+  a.example.org: { secret: ${COMPONENT_SECRET}, upstream_secret: ${opts.upstreamSecret ?? 's3cr3t'} }
+  b.example.org: { secret: ${COMPONENT_SECRET}, upstream_secret: ${opts.upstreamSecret ?? 's3cr3t'} }
+`,
+    'fake-policy.yaml',
+  );
+  const log = recordingLogger();
+  const audit = createMemoryAuditSink();
+  const sidecar = await startSidecar({
+    policy,
+    log,
+    audit,
+    upstream: { retryDelaysMs: [20, 40], timeoutMs: opts.timeoutMs ?? 2000 },
+  });
+  return {
+    fake,
+    sidecar,
+    port,
+    log,
+    audit: audit.records,
+    async stop() {
+      await sidecar.close();
+      await fake.stop();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import type { Element } from '@xmpp/xml';
+import { XmppStream } from '../../src/proxy/stream.js';
+import type { ParseFailure } from '../../src/protocol/parser.js';
+
+const HEADER = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>";
+
+/** An XmppStream over an unconnected socket: the test plays the reads itself. */
+function fedStream() {
+  const socket = new Socket();
+  const stanzas: Element[] = [];
+  const failures: ParseFailure[] = [];
+  const stream = new XmppStream(socket, { maxStanzaBytes: 4096, maxDepth: 64 }, {
+    onHeader: () => {},
+    onStanza: (el) => void stanzas.push(el),
+    onEnd: () => {},
+    onFailure: (f) => void failures.push(f),
+    onClose: () => {},
+  });
+  const read = (b: Buffer) => socket.emit('data', b);
+  return { stream, stanzas, failures, read, socket };
+}
+
+describe('XmppStream decoding', () => {
+  it('keeps a multi-byte character that a read splits in two (UTF-8 across TCP reads)', () => {
+    const { stanzas, read, failures, socket } = fedStream();
+    const bytes = Buffer.from(`${HEADER}<message to='a@b'><body>é€𝄞</body></message>`, 'utf8');
+    const euro = bytes.indexOf(Buffer.from('€', 'utf8'));
+    // split inside "€" (3 bytes) and inside "𝄞" (4 bytes)
+    const clef = bytes.indexOf(Buffer.from('𝄞', 'utf8'));
+    read(bytes.subarray(0, euro + 1));
+    read(bytes.subarray(euro + 1, clef + 2));
+    read(bytes.subarray(clef + 2));
+    expect(failures).toEqual([]);
+    expect(stanzas[0]!.getChildText('body')).toBe('é€𝄞');
+    socket.destroy();
+  });
+
+  it('turns an undefined entity into a not-well-formed failure instead of an exception', () => {
+    const { read, failures, stanzas, socket } = fedStream();
+    expect(() => read(Buffer.from(`${HEADER}<message to='a@b'><body>&foo;</body></message>`))).not.toThrow();
+    expect(failures.map((f) => f.condition)).toEqual(['not-well-formed']);
+    expect(stanzas).toEqual([]);
+    socket.destroy();
+  });
+});
