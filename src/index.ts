@@ -7,12 +7,14 @@ import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
 import { createAuditSink, type AuditSink } from './observe/audit.js';
 import { createLogger, type Logger } from './observe/log.js';
 import { Listener, type ListenerOptions } from './proxy/listener.js';
+import type { SessionStats } from './proxy/session.js';
 
 export { loadPolicyFile, loadPolicyText, type LoadedPolicy, type ComponentConfig } from './config/load.js';
 export { PolicyError, PrivguardError, StreamError, type ErrorCode, type PolicyIssue } from './errors.js';
 export { describePolicy } from './config/describe.js';
 export type { Logger } from './observe/log.js';
 export type { AuditSink, AuditRecord } from './observe/audit.js';
+export type { SessionStats } from './proxy/session.js';
 
 export interface SidecarOptions {
   policy: LoadedPolicy;
@@ -28,6 +30,8 @@ export interface Sidecar {
   readonly policy: LoadedPolicy;
   /** Names of the components online now. */
   online(): string[];
+  /** A snapshot of every online session. */
+  stats(): SessionStats[];
   /** Graceful: stop accepting, `system-shutdown` to components, close upstreams, flush audit. */
   close(): Promise<void>;
 }
@@ -48,6 +52,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     address,
     policy,
     online: () => listener.sessions.map((s) => s.component.name),
+    stats: () => listener.sessions.map((s) => s.stats()),
     close() {
       closing ??= (async () => {
         await listener.close('system-shutdown');

@@ -30,6 +30,18 @@ export interface SessionOptions {
 
 export type SessionState = 'online' | 'closing' | 'closed';
 
+/** A read-only snapshot, for /readyz, metrics and tests. */
+export interface SessionStats {
+  component: string;
+  state: SessionState;
+  /** Why reading from the component is paused (e.g. backpressure). */
+  componentPaused: string[];
+  serverPaused: string[];
+  /** Bytes privguard holds for the server / for the component. */
+  toServerBuffered: number;
+  toComponentBuffered: number;
+}
+
 export class Session {
   readonly component: ComponentConfig;
   #client: XmppStream;
@@ -88,6 +100,17 @@ export class Session {
 
   get state(): SessionState {
     return this.#state;
+  }
+
+  stats(): SessionStats {
+    return {
+      component: this.component.name,
+      state: this.#state,
+      componentPaused: this.#client.pausedFor,
+      serverPaused: this.#server.pausedFor,
+      toServerBuffered: this.#server.buffered,
+      toComponentBuffered: this.#client.buffered,
+    };
   }
 
   /** Deliver what arrived before the session existed, then let both sides flow. */

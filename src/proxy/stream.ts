@@ -110,6 +110,16 @@ export class XmppStream {
     return this.write(serialize(stanza));
   }
 
+  /** Why reading is paused now (empty when it is not). */
+  get pausedFor(): string[] {
+    return [...this.#pauses];
+  }
+
+  /** Bytes written but not yet taken by the kernel. */
+  get buffered(): number {
+    return this.socket.writableLength;
+  }
+
   get needsDrain(): boolean {
     return this.socket.writableNeedDrain;
   }
