@@ -12,6 +12,10 @@ declare module '@xmpp/component' {
     once(event: string, cb: (...args: unknown[]) => void): this;
     off(event: string, cb: (...args: never[]) => void): this;
     iqCaller: { request(el: Element, timeout?: number): Promise<Element> };
+    iqCallee: {
+      get(ns: string, name: string, handler: (ctx: { stanza: Element; element: Element }) => unknown): void;
+      set(ns: string, name: string, handler: (ctx: { stanza: Element; element: Element }) => unknown): void;
+    };
     reconnect: { stop(): void; delay: number };
   }
   export function component(opts: { service: string; domain: string; password: string }): XmppEntity;

@@ -32,6 +32,8 @@ export interface ProsodyOptions {
   delegations?: Record<string, { jid: string; filtering?: string[] }>;
   /** Extra modules (e.g. leave out mam for floods). */
   modules?: string[];
+  /** Fixed ports (to restart a server where it was); free ones otherwise. */
+  ports?: { c2s: number; component: number };
 }
 
 export interface ProsodyInstance {
@@ -131,7 +133,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodyIn
   const missing = prosodyMissing();
   if (missing) throw new Error(`${missing}: ${INSTALL_HINT}`);
   const dir = mkdtempSync(join(tmpdir(), 'privguard-prosody-'));
-  const [c2sPort, componentPort] = (await freePorts(2)) as [number, number];
+  const [c2sPort, componentPort] = opts.ports ? [opts.ports.c2s, opts.ports.component] : ((await freePorts(2)) as [number, number]);
   mkdirSync(join(dir, 'certs'));
   mkdirSync(join(dir, 'data'));
   const cfg = join(dir, 'prosody.cfg.lua');

@@ -47,6 +47,7 @@ ${extra}`;
 }
 
 export interface Stack {
+  /** Replaced when a test restarts the server. */
   prosody: ProsodyInstance;
   sidecar: Sidecar;
   policy: LoadedPolicy;
@@ -85,7 +86,7 @@ export async function startStack(opts: { prosody?: ProsodyOptions; policy?: (lis
           }),
         );
         await sidecar.close();
-        await prosody.stop();
+        await stack.prosody.stop();
       },
     };
     return stack;
@@ -95,19 +96,32 @@ export async function startStack(opts: { prosody?: ProsodyOptions; policy?: (lis
   }
 }
 
-/** A real @xmpp/component connected through privguard (or straight to `port`). */
-export async function connectComponent(stack: Stack, name = 'pubsub.example.test', password = COMPONENT_SECRET, port = stack.port): Promise<{ entity: XmppEntity; stanzas: Element[] }> {
+export interface Peer {
+  entity: XmppEntity;
+  stanzas: Element[];
+  /** Stream error conditions the peer received. */
+  errors: string[];
+}
+
+/** A real @xmpp/component, through privguard (or straight to `port`); not started. */
+export function makeComponent(stack: Stack, name = 'pubsub.example.test', password = COMPONENT_SECRET, port = stack.port): Peer {
   const entity = xmppComponent({ service: `xmpp://127.0.0.1:${port}`, domain: name, password });
-  const stanzas: Element[] = [];
-  entity.on('stanza', (el) => void stanzas.push(el));
-  entity.on('error', () => {});
+  const peer: Peer = { entity, stanzas: [], errors: [] };
+  entity.on('stanza', (el) => void peer.stanzas.push(el));
+  entity.on('error', (e) => void peer.errors.push(e.condition ?? e.message));
   stack.entities.push(entity);
-  await entity.start();
-  return { entity, stanzas };
+  return peer;
+}
+
+/** A real @xmpp/component connected through privguard (or straight to `port`). */
+export async function connectComponent(stack: Stack, name = 'pubsub.example.test', password = COMPONENT_SECRET, port = stack.port): Promise<Peer> {
+  const peer = makeComponent(stack, name, password, port);
+  await peer.entity.start();
+  return peer;
 }
 
 /** A real @xmpp/client user logged in to Prosody directly. */
-export async function connectUser(stack: Stack, user: keyof typeof USERS, resource = 'test'): Promise<{ entity: XmppEntity; stanzas: Element[] }> {
+export async function connectUser(stack: Stack, user: keyof typeof USERS, resource = 'test'): Promise<Peer> {
   const entity = xmppClient({
     service: `xmpp://127.0.0.1:${stack.prosody.c2sPort}`,
     domain: DOMAIN,
@@ -115,12 +129,12 @@ export async function connectUser(stack: Stack, user: keyof typeof USERS, resour
     password: USERS[user],
     resource,
   });
-  const stanzas: Element[] = [];
-  entity.on('stanza', (el) => void stanzas.push(el));
-  entity.on('error', () => {});
+  const peer: Peer = { entity, stanzas: [], errors: [] };
+  entity.on('stanza', (el) => void peer.stanzas.push(el));
+  entity.on('error', (e) => void peer.errors.push(e.condition ?? e.message));
   stack.entities.push(entity);
   await entity.start();
-  return { entity, stanzas };
+  return peer;
 }
 
 /** Wait until `stanzas` holds one matching `pred`. */
