@@ -123,7 +123,7 @@ function pathString(path: Path): string {
 /** The YAML node at `path`, or its nearest existing ancestor. */
 function nodeAt(doc: Document.Parsed, path: Path): { node: YamlNode | undefined; exact: boolean } {
   for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n) as PropertyKey[], true);
+    const node: unknown = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
     if (node && typeof node === 'object' && 'range' in node) return { node: node as YamlNode, exact: n === path.length };
   }
   return { node: undefined, exact: false };
@@ -157,13 +157,14 @@ function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} ${String(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
+  return typeof value;
 }
 
 function describeIssue(src: Source, issue: z.core.$ZodIssue): PolicyIssue[] {
   const path = issue.path;
   const { node, exact } = nodeAt(src.doc, path);
-  const value: unknown = exact ? src.doc.getIn(path as PropertyKey[]) : undefined;
+  const value: unknown = exact ? src.doc.getIn(path) : undefined;
   switch (issue.code) {
     case 'unrecognized_keys': {
       const allowed = allowedKeys(path);

@@ -54,11 +54,13 @@ export interface ParserLimits {
 }
 
 /** Internal control flow only; never escapes `write()`. */
-class Fail {
+class Fail extends Error {
   constructor(
     readonly condition: StreamErrorCondition,
     readonly text: string,
-  ) {}
+  ) {
+    super(text);
+  }
 }
 
 /** An open element: its raw qualified name (for end-tag matching) and scope. */
@@ -74,6 +76,7 @@ interface Frame {
 
 const NCNAME_START = 'A-Za-z_\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD';
 const NCNAME_CHAR = `${NCNAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040`;
+// eslint-disable-next-line no-misleading-character-class -- U+200C/U+200D are NameStartChars of XML 1.0 §2.3
 const QNAME = new RegExp(`^[${NCNAME_START}][${NCNAME_CHAR}]*(?::[${NCNAME_START}][${NCNAME_CHAR}]*)?$`);
 /** XML 1.0 §2.2: characters that may never appear, raw or as references. */
 const ILLEGAL_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
@@ -103,7 +106,7 @@ function decodeEntities(raw: string): string {
   const out = raw.replace(ENTITY, (_m, name: string) => {
     const predefined = PREDEFINED[name];
     if (predefined !== undefined) return predefined;
-    let code = NaN;
+    let code: number;
     if (/^#x[0-9a-fA-F]{1,6}$/.test(name)) code = parseInt(name.slice(2), 16);
     else if (/^#[0-9]{1,7}$/.test(name)) code = parseInt(name.slice(1), 10);
     else throw new Fail('not-well-formed', `undefined entity &${name};`);

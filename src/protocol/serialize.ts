@@ -35,9 +35,10 @@ export function serialize(el: Element): string {
 
 function write(el: Element, out: string[]): void {
   out.push('<', el.name);
-  for (const [k, v] of Object.entries(el.attrs as Record<string, unknown>)) {
+  const attrs: Record<string, string | number | null | undefined> = el.attrs;
+  for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null) continue;
-    out.push(' ', k, '="', escapeAttr(String(v)), '"');
+    out.push(' ', k, '="', escapeAttr(typeof v === 'string' ? v : v.toString(10)), '"');
   }
   if (el.children.length === 0) {
     out.push('/>');
@@ -46,7 +47,7 @@ function write(el: Element, out: string[]): void {
   out.push('>');
   for (const child of el.children) {
     if (typeof child === 'string') out.push(escapeText(child));
-    else write(child as Element, out);
+    else write(child, out);
   }
   out.push('</', el.name, '>');
 }

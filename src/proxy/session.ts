@@ -25,7 +25,7 @@ export interface SessionOptions {
   server: XmppStream;
   log: Logger;
   audit: AuditSink;
-  onClosed(): void;
+  onClosed: () => void;
 }
 
 export type SessionState = 'online' | 'closing' | 'closed';

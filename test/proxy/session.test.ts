@@ -43,7 +43,7 @@ describe('session: relay', () => {
     const { raw, conn } = await online();
     conn.send(`<message from='example.org' to='a.example.org' id='m1'/>306<message from='example.org' to='a.example.org' id='m2'/>`);
     await raw.waitFor((s) => s.attrs.id === 'm2', 'second message');
-    expect(raw.stanzas.filter((s) => s.name === 'message').map((s) => s.attrs.id)).toEqual(['m1', 'm2']);
+    expect(raw.stanzas.filter((s) => s.name === 'message').map((s) => s.attrs.id as string)).toEqual(['m1', 'm2']);
     expect(raw.received).not.toContain('306');
   });
 });
@@ -158,7 +158,7 @@ describe('session: backpressure', () => {
     expect(raw.socket.writableLength).toBeGreaterThan(5_000_000);
     conn.socket.resume();
     await waitFor('every stanza upstream', () => (conn.stanzas.length === total ? true : undefined), 60_000, 50);
-    expect(conn.stanzas.map((s) => s.attrs.id)).toEqual(Array.from({ length: total }, (_, i) => `f${i}`));
+    expect(conn.stanzas.map((s) => s.attrs.id as string)).toEqual(Array.from({ length: total }, (_, i) => `f${i}`));
     expect(stack!.sidecar.stats()[0]!.componentPaused).toEqual([]);
   });
 });
