@@ -1,0 +1,122 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EXIT, main } from '../../src/cli.js';
+import { freePort } from '../e2e/harness/ports.js';
+import { waitFor } from '../e2e/harness/wait.js';
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  process.exitCode = undefined;
+  const code = await main(args, { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`) });
+  process.exitCode = undefined;
+  return { code, out, err };
+}
+
+function tempPolicy(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pg-cli-'));
+  const file = join(dir, 'policy.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('privguard check', () => {
+  it('exits 0 and prints the grants table for config.example.yaml', async () => {
+    const r = await run(['check', '-c', 'config.example.yaml']);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('policy config.example.yaml: OK');
+    expect(r.out).toMatch(/pubsub\.example\.org\s+example\.org\s+get\s+default\s+outgoing\s+managed_entity/);
+    expect(r.out).toContain('urn:xmpp:mam:2[node]');
+    // where secrets come from is shown, never their value
+    expect(r.out).not.toContain('change-me');
+  });
+
+  it('exits 1 and prints every error with path and line:column', async () => {
+    const file = tempPolicy('mode: strict\ncomponents:\n  c.example.org:\n    secret: s\n    privileges:\n      example.org: { roster: read }\n');
+    const r = await run(['check', '-c', file]);
+    expect(r.code).toBe(EXIT.failure);
+    expect(r.err).toContain('the policy is invalid (2 errors)');
+    expect(r.err).toContain(`${file}: mode (1:7): "strict" is not one of enforce, report`);
+    expect(r.err).toContain(`${file}: components.c.example.org.privileges.example.org.roster (6:30): "read" is not one of none, get, set, both`);
+  });
+
+  it('exits 1 when the file cannot be read', async () => {
+    const r = await run(['check', '-c', '/nonexistent.yaml']);
+    expect(r.code).toBe(EXIT.failure);
+    expect(r.err).toContain('cannot read the policy file (ENOENT)');
+  });
+});
+
+describe('usage', () => {
+  it('--help exits 0 and lists the commands', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('check');
+    expect(r.out).toContain('run');
+  });
+
+  it('check --help documents -c', async () => {
+    const r = await run(['check', '--help']);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('-c, --config <file>');
+  });
+
+  it('a missing -c or an unknown command exits 2', async () => {
+    expect((await run(['check'])).code).toBe(EXIT.usage);
+    expect((await run(['frobnicate'])).code).toBe(EXIT.usage);
+  });
+});
+
+describe('privguard run (a real process)', () => {
+  let child: ReturnType<typeof spawn> | undefined;
+  afterEach(() => {
+    child?.kill('SIGKILL');
+    child = undefined;
+  });
+
+  function start(file: string) {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'run', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const io = { out: '', err: '', code: undefined as number | null | undefined };
+    p.stdout.on('data', (d: Buffer) => (io.out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (io.err += d.toString()));
+    p.on('exit', (code) => (io.code = code));
+    child = p;
+    return io;
+  }
+
+  it('listens, then shuts down on SIGTERM with exit 0', async () => {
+    const port = await freePort();
+    const file = tempPolicy(`listen: { port: ${port} }\nupstream: { port: ${await freePort()} }\ncomponents:\n  c.example.org: { secret: s }\n`);
+    const io = start(file);
+    await waitFor('listening log line', () => (io.err.includes('privguard listening on 127.0.0.1:' + port) ? true : undefined), 15_000);
+    child!.kill('SIGTERM');
+    await waitFor('exit', () => (io.code !== undefined ? true : undefined), 15_000);
+    expect(io.code).toBe(0);
+    expect(io.err).toContain('privguard stopped');
+  });
+
+  it('exits 1 with the errors when the policy is invalid', async () => {
+    const io = start(tempPolicy('components: {}\n'));
+    await waitFor('exit', () => (io.code !== undefined ? true : undefined), 15_000);
+    expect(io.code).toBe(1);
+    expect(io.err).toContain('at least one component is required');
+  });
+
+  it('exits 1 and says so when the listen port is taken', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
+    try {
+      const io = start(tempPolicy(`listen: { port: ${port} }\ncomponents:\n  c.example.org: { secret: s }\n`));
+      await waitFor('exit', () => (io.code !== undefined ? true : undefined), 15_000);
+      expect(io.code).toBe(1);
+      expect(io.err).toContain(`PG_LISTEN_FAILED: cannot listen on 127.0.0.1:${port}`);
+    } finally {
+      blocker.close();
+    }
+  });
+});
