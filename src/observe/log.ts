@@ -11,8 +11,11 @@ export interface Logger {
   error(obj: object, msg: string): void;
 }
 
-export function createLogger(level: string = process.env.PRIVGUARD_LOG_LEVEL ?? 'info'): Logger {
-  return pino({ name: 'privguard', level }, pino.destination({ fd: 2, sync: false }));
+/** Logs at `level` (default: $PRIVGUARD_LOG_LEVEL or info) to stderr, or appended to `file`. */
+export function createLogger(opts: { level?: string; file?: string } = {}): Logger {
+  const level = opts.level ?? process.env.PRIVGUARD_LOG_LEVEL ?? 'info';
+  const dest = opts.file ? pino.destination({ dest: opts.file, append: true, sync: true }) : pino.destination({ fd: 2, sync: false });
+  return pino({ name: 'privguard', level }, dest);
 }
 
 export const silentLogger: Logger = {
