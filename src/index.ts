@@ -22,6 +22,8 @@ export interface SidecarOptions {
   audit?: AuditSink;
   /** Test seam: upstream retry delays and timeouts. */
   upstream?: ListenerOptions['upstream'];
+  /** Test seam: how long a component may take to authenticate. */
+  handshakeTimeoutMs?: number;
 }
 
 export interface Sidecar {
@@ -40,7 +42,13 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const policy = opts.policy;
   const log = opts.log ?? createLogger();
   const audit = opts.audit ?? createAuditSink({ file: policy.policy.audit.file });
-  const listener = new Listener({ policy: () => policy, log, audit, upstream: opts.upstream });
+  const listener = new Listener({
+    policy: () => policy,
+    log,
+    audit,
+    upstream: opts.upstream,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs,
+  });
   const { host, port } = policy.policy.listen;
   const address = await listener.listen(host, port);
   log.info(

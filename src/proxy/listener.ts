@@ -36,6 +36,8 @@ export interface ListenerOptions {
   audit: AuditSink;
   /** Overrides for tests (retry delays, timeouts). */
   upstream?: Pick<UpstreamOptions, 'retryDelaysMs' | 'timeoutMs'>;
+  /** From TCP accept to a verified handshake (default 10 s). */
+  handshakeTimeoutMs?: number;
 }
 
 export function parserLimits(policy: LoadedPolicy): ParserLimits {
@@ -105,7 +107,10 @@ export class Listener {
       phase = 'closed';
       stream.close(condition, text);
     };
-    const timer = setTimeout(() => refuse('connection-timeout', 'no handshake in time'), HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => refuse('connection-timeout', 'no handshake in time'),
+      this.#opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+    );
     timer.unref();
 
     const stream: XmppStream = new XmppStream(socket, parserLimits(policy), {

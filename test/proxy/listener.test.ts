@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { RawComponent, COMPONENT_SECRET } from '../e2e/harness/stack.js';
 import { startFakeStack, type FakeStack } from '../e2e/harness/fake-stack.js';
-import { FakeServer } from '../e2e/harness/fake-server.js';
 import { freePort } from '../e2e/harness/ports.js';
 import { nextEvent, waitFor } from '../e2e/harness/wait.js';
 import { handshake } from '../../src/protocol/stanzas.js';
@@ -144,6 +143,14 @@ describe('listener: the upstream', () => {
 });
 
 describe('listener: a connection that never finishes', () => {
+  it('is closed with connection-timeout when the handshake does not come in time', async () => {
+    stack = await startFakeStack({ handshakeTimeoutMs: 150 });
+    const raw = await rawConnect(stack.port);
+    raw.write(OPEN('a.example.org'));
+    expect(await raw.streamError()).toBe('connection-timeout');
+    await raw.closed;
+  });
+
   it('is not left open by a client that connects and says nothing (raw socket closes cleanly on stop)', async () => {
     stack = await startFakeStack();
     const s = connect({ host: '127.0.0.1', port: stack.port });
@@ -154,5 +161,3 @@ describe('listener: a connection that never finishes', () => {
   });
 });
 
-// keep the import used when FakeServer is only a type here
-void FakeServer;

@@ -16,7 +16,14 @@ export interface FakeStack {
 }
 
 export async function startFakeStack(
-  opts: { fake?: FakeServerOptions; upstreamPort?: number; maxStanzaBytes?: number; upstreamSecret?: string; timeoutMs?: number } = {},
+  opts: {
+    fake?: FakeServerOptions;
+    upstreamPort?: number;
+    maxStanzaBytes?: number;
+    upstreamSecret?: string;
+    timeoutMs?: number;
+    handshakeTimeoutMs?: number;
+  } = {},
 ): Promise<FakeStack> {
   const fake = await FakeServer.start(opts.fake);
   const port = await freePort();
@@ -37,6 +44,7 @@ components:
     log,
     audit,
     upstream: { retryDelaysMs: [20, 40], timeoutMs: opts.timeoutMs ?? 2000 },
+    ...(opts.handshakeTimeoutMs ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
   });
   return {
     fake,
