@@ -6,8 +6,22 @@
  * does the same, so a component cannot tell it apart from the server.
  */
 import type { Element } from '@xmpp/xml';
+import type { TopLevel } from '../protocol/classify.js';
 import { parseJid } from '../protocol/jid.js';
 import { PASS, rejectStream, type Verdict } from './verdict.js';
+
+/**
+ * Every top-level element a component sends once online: only message,
+ * presence and iq in jabber:component:accept (DESIGN.md threat model 3), each
+ * addressed as XEP-0114 requires.
+ */
+export function checkComponentElement(component: string, top: TopLevel, el: Element): Verdict {
+  if (top.kind !== 'stanza') {
+    const what = top.kind === 'other' ? `<${top.name} xmlns="${top.ns}">` : `<${top.kind}>`;
+    return rejectStream('unsupported_stanza_type', 'unsupported-stanza-type', `${what} is not a stanza`);
+  }
+  return checkAddressing(component, el);
+}
 
 export function checkAddressing(component: string, stanza: Element): Verdict {
   const from = stanza.attrs.from as string | undefined;

@@ -12,7 +12,7 @@ import type { ComponentConfig } from '../config/load.js';
 import { classifyTopLevel } from '../protocol/classify.js';
 import { isStreamErrorCondition, type StreamErrorCondition } from '../protocol/ns.js';
 import { serialize } from '../protocol/serialize.js';
-import { checkAddressing } from '../policy/addressing.js';
+import { checkComponentElement } from '../policy/addressing.js';
 import type { AuditSink } from '../observe/audit.js';
 import type { Logger } from '../observe/log.js';
 import type { XmppStream } from './stream.js';
@@ -151,12 +151,7 @@ export class Session {
       this.close();
       return;
     }
-    if (top.kind !== 'stanza') {
-      const what = top.kind === 'other' ? `<${top.name} xmlns="${top.ns}">` : `<${top.kind}>`;
-      this.#denyStream('unsupported-stanza-type', `privguard: ${what} is not a stanza`, 'unsupported_stanza_type', el);
-      return;
-    }
-    const verdict = checkAddressing(this.component.name, el);
+    const verdict = checkComponentElement(this.component.name, top, el);
     if (verdict.action === 'reject') {
       this.#denyStream(verdict.streamError.condition, verdict.streamError.text, verdict.reason, el);
       return;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Element } from '@xmpp/xml';
-import { checkAddressing } from '../../../src/policy/addressing.js';
+import { checkAddressing, checkComponentElement } from '../../../src/policy/addressing.js';
 import { classifyTopLevel } from '../../../src/protocol/classify.js';
 import { StreamParser } from '../../../src/protocol/parser.js';
 
@@ -59,5 +59,21 @@ describe('classifyTopLevel', () => {
     expect(classifyTopLevel(stanza(`<message xmlns='jabber:client' to='a@b'/>`))).toMatchObject({ kind: 'other', ns: 'jabber:client' });
     expect(classifyTopLevel(stanza(`<foo/>`))).toMatchObject({ kind: 'other', name: 'foo' });
     expect(classifyTopLevel(stanza(`<x:message xmlns:x='urn:evil'/>`))).toMatchObject({ kind: 'other', ns: 'urn:evil' });
+  });
+});
+
+describe('checkComponentElement (DESIGN.md threat model 3)', () => {
+  it.each([`<foo from='pubsub.example.org' to='a@example.org'/>`, `<handshake>x</handshake>`, `<message xmlns='jabber:client' from='pubsub.example.org' to='a@example.org'/>`])(
+    'refuses %s as unsupported-stanza-type',
+    (xml) => {
+      const el = stanza(xml);
+      const v = checkComponentElement(C, classifyTopLevel(el), el);
+      expect(v).toMatchObject({ action: 'reject', reason: 'unsupported_stanza_type', streamError: { condition: 'unsupported-stanza-type' } });
+    },
+  );
+
+  it('applies the addressing rules to stanzas', () => {
+    const el = stanza(`<iq from='alice@example.org' to='example.org' type='get' id='1'/>`);
+    expect(checkComponentElement(C, classifyTopLevel(el), el)).toMatchObject({ reason: 'invalid_from' });
   });
 });
