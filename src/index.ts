@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
 import { createAuditSink, type AuditSink } from './observe/audit.js';
 import { createLogger, type Logger } from './observe/log.js';
+import { compilePolicy } from './policy/compile.js';
 import { Listener, type ListenerOptions } from './proxy/listener.js';
 import type { SessionStats } from './proxy/session.js';
 
@@ -42,8 +43,10 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const policy = opts.policy;
   const log = opts.log ?? createLogger();
   const audit = opts.audit ?? createAuditSink({ file: policy.policy.audit.file });
+  const compiled = compilePolicy(policy);
   const listener = new Listener({
     policy: () => policy,
+    compiled: () => compiled,
     log,
     audit,
     upstream: opts.upstream,

@@ -7,17 +7,10 @@
 import { z } from 'zod';
 import { RESERVED_NAMESPACE_PREFIXES } from '../protocol/ns.js';
 import { normaliseDomain } from '../protocol/jid.js';
+import { IQ_ACCESS, MESSAGE_ACCESS, PRESENCE_ACCESS, ROSTER_ACCESS } from '../protocol/privilege.js';
 
-export const ROSTER_ACCESS = ['none', 'get', 'set', 'both'] as const;
-export const MESSAGE_ACCESS = ['none', 'outgoing'] as const;
-export const PRESENCE_ACCESS = ['none', 'managed_entity', 'roster'] as const;
-export const IQ_ACCESS = ['get', 'set', 'both'] as const;
 export const MODES = ['enforce', 'report'] as const;
-
-export type RosterAccess = (typeof ROSTER_ACCESS)[number];
-export type MessageAccess = (typeof MESSAGE_ACCESS)[number];
-export type PresenceAccess = (typeof PRESENCE_ACCESS)[number];
-export type IqAccess = (typeof IQ_ACCESS)[number];
+export type Mode = (typeof MODES)[number];
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);

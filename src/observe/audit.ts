@@ -19,6 +19,8 @@ export interface AuditRecord {
   reason: string;
   /** YAML path of the rule that decided, when one did. */
   rule?: string;
+  /** The payload namespace, for privileged IQs. */
+  namespace?: string;
   stanza_id?: string;
 }
 

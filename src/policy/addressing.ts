@@ -18,26 +18,23 @@ import { PASS, rejectStream, type Verdict } from './verdict.js';
 export function checkComponentElement(component: string, top: TopLevel, el: Element): Verdict {
   if (top.kind !== 'stanza') {
     const what = top.kind === 'other' ? `<${top.name} xmlns="${top.ns}">` : `<${top.kind}>`;
-    return rejectStream('unsupported_stanza_type', 'unsupported-stanza-type', `${what} is not a stanza`);
+    return rejectStream('unsupported_stanza_type', 'unsupported-stanza-type', what);
   }
   return checkAddressing(component, el);
 }
 
 export function checkAddressing(component: string, stanza: Element): Verdict {
+  const subject = `<${stanza.name}>`;
   const from = stanza.attrs.from as string | undefined;
   if (from === undefined) {
-    return rejectStream('invalid_from', 'invalid-from', `stanza without "from" (components must address every stanza)`);
+    return rejectStream('invalid_from', 'invalid-from', subject, 'components must address every stanza');
   }
   const parsed = parseJid(from);
   if (!parsed.ok || parsed.jid.domain !== component) {
-    return rejectStream('invalid_from', 'invalid-from', `"from" must be ${component} or a JID under it`);
+    return rejectStream('invalid_from', 'invalid-from', subject, `it must be ${component} or a JID under it`);
   }
   const to = stanza.attrs.to as string | undefined;
-  if (to === undefined) {
-    return rejectStream('missing_to', 'improper-addressing', 'stanza without "to"');
-  }
-  if (!parseJid(to).ok) {
-    return rejectStream('malformed_to', 'improper-addressing', `malformed "to" address`);
-  }
+  if (to === undefined) return rejectStream('missing_to', 'improper-addressing', subject);
+  if (!parseJid(to).ok) return rejectStream('malformed_to', 'improper-addressing', subject);
   return PASS;
 }

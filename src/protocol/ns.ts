@@ -17,8 +17,39 @@ export const NS = {
   /** XML Namespaces §3: the reserved `xmlns` prefix. */
   xmlns: 'http://www.w3.org/2000/xmlns/',
   client: 'jabber:client',
+  /** XEP-0297: the forwarding wrapper. */
   forward: 'urn:xmpp:forward:0',
+  /** XEP-0203: delayed delivery, allowed before the forwarded stanza. */
+  delay: 'urn:xmpp:delay',
+  /** RFC 6121 §2: roster management. */
+  roster: 'jabber:iq:roster',
 } as const;
+
+/** XEP-0356 namespaces by version (reference/specs.md §7.1). */
+export const PRIVILEGE_NS = { 1: 'urn:xmpp:privilege:1', 2: 'urn:xmpp:privilege:2' } as const;
+export type PrivilegeVersion = keyof typeof PRIVILEGE_NS;
+
+/** The version of a privilege namespace, or undefined when it is not one we speak. */
+export function privilegeVersion(ns: string | undefined): PrivilegeVersion | undefined {
+  if (ns === PRIVILEGE_NS[2]) return 2;
+  if (ns === PRIVILEGE_NS[1]) return 1;
+  return undefined;
+}
+
+/** RFC 6120 §8.3.3: stanza error conditions privguard emits. */
+export const STANZA_ERROR_CONDITIONS = [
+  'bad-request',
+  'forbidden',
+  'internal-server-error',
+  'item-not-found',
+  'jid-malformed',
+  'remote-server-timeout',
+  'resource-constraint',
+  'service-unavailable',
+] as const;
+export type StanzaErrorCondition = (typeof STANZA_ERROR_CONDITIONS)[number];
+export const STANZA_ERROR_TYPES = ['auth', 'cancel', 'continue', 'modify', 'wait'] as const;
+export type StanzaErrorType = (typeof STANZA_ERROR_TYPES)[number];
 
 /** Top-level stanza names allowed on a component stream (XEP-0114 §7.1). */
 export const STANZA_NAMES = ['message', 'presence', 'iq'] as const;

@@ -4,7 +4,8 @@
  * with the policy issues.
  */
 import { createHash } from 'node:crypto';
-import { NS, type StreamErrorCondition } from './ns.js';
+import { Element } from '@xmpp/xml';
+import { NS, type StanzaErrorCondition, type StanzaErrorType, type StreamErrorCondition } from './ns.js';
 import { escapeAttr, escapeText } from './serialize.js';
 
 const XML_DECL = "<?xml version='1.0'?>";
@@ -37,3 +38,36 @@ export function handshake(streamId: string, secret: string): string {
 }
 
 export const HANDSHAKE_OK = '<handshake/>';
+
+/**
+ * RFC 6120 §8.3: an error in answer to `original`: same element and id,
+ * from/to swapped, one defined condition, a text, and `by` naming who decided.
+ */
+export function stanzaError(
+  original: Element,
+  type: StanzaErrorType,
+  condition: StanzaErrorCondition,
+  text: string,
+  by?: string,
+): Element {
+  const attrs: Record<string, string> = { type: 'error' };
+  const { id, from, to } = original.attrs as Record<string, string | undefined>;
+  if (id !== undefined) attrs.id = id;
+  if (to !== undefined) attrs.from = to;
+  if (from !== undefined) attrs.to = from;
+  const el = new Element(original.name, attrs);
+  const err = el.c('error', by ? { type, by } : { type });
+  err.c(condition, { xmlns: NS.stanzaErrors });
+  err.c('text', { xmlns: NS.stanzaErrors, 'xml:lang': 'en' }).t(text);
+  return el;
+}
+
+/** An empty IQ result answering `original` (same id, from/to swapped). */
+export function iqResult(original: Element): Element {
+  const attrs: Record<string, string> = { type: 'result' };
+  const { id, from, to } = original.attrs as Record<string, string | undefined>;
+  if (id !== undefined) attrs.id = id;
+  if (to !== undefined) attrs.from = to;
+  if (from !== undefined) attrs.to = from;
+  return new Element('iq', attrs);
+}

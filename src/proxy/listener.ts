@@ -21,6 +21,7 @@ import type { ParserLimits } from '../protocol/parser.js';
 import { HANDSHAKE_OK, handshakeDigest, serverStreamHeader } from '../protocol/stanzas.js';
 import type { Logger } from '../observe/log.js';
 import type { AuditSink } from '../observe/audit.js';
+import type { CompiledPolicy } from '../policy/compile.js';
 import { connectUpstream, type UpstreamLink, type UpstreamOptions } from './upstream.js';
 import { Session } from './session.js';
 import { XmppStream } from './stream.js';
@@ -32,6 +33,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 export interface ListenerOptions {
   /** The live policy; read on every new connection. */
   policy: () => LoadedPolicy;
+  /** The same policy, compiled for the decisions. */
+  compiled: () => CompiledPolicy;
   log: Logger;
   audit: AuditSink;
   /** Overrides for tests (retry delays, timeouts). */
@@ -200,8 +203,13 @@ export class Listener {
       link.stream.close();
       throw new PrivguardError('PG_UPSTREAM_UNREACHABLE', 'component went away');
     }
+    const compiled = this.#opts.compiled();
     const session = new Session({
       component,
+      compiled: compiled.components.get(component.name)!,
+      mode: compiled.mode,
+      pendingTimeoutMs: compiled.pendingTimeoutMs,
+      maxPending: compiled.maxPending,
       client: stream,
       server: link.stream,
       log,

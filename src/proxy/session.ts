@@ -4,21 +4,35 @@
  * from the tree that was judged. When either side goes, the other is closed
  * cleanly; backpressure on one side pauses reads on the other.
  *
- * So far: addressing and top-level checks component → server; everything else
- * is relayed unchanged. Privilege and delegation enforcement hook in here.
+ * It holds the per-connection state the decisions read: the effective grants
+ * per server domain (from the server's advertisements on this connection) and
+ * the privileged IQs waiting for the server. In `report` mode the same verdicts
+ * are computed and audited as `would_deny`, and the original stanza goes on.
  */
 import type { Element } from '@xmpp/xml';
 import type { ComponentConfig } from '../config/load.js';
+import type { Mode } from '../config/schema.js';
 import { classifyTopLevel } from '../protocol/classify.js';
 import { isStreamErrorCondition, type StreamErrorCondition } from '../protocol/ns.js';
 import { serialize } from '../protocol/serialize.js';
+import { stanzaError } from '../protocol/stanzas.js';
 import { checkComponentElement } from '../policy/addressing.js';
-import type { AuditSink } from '../observe/audit.js';
+import type { CompiledComponent } from '../policy/compile.js';
+import type { EffectiveGrant } from '../policy/grants.js';
+import { decideInbound } from '../policy/inbound.js';
+import { decideOutbound } from '../policy/outbound.js';
+import { verdictText, type Verdict } from '../policy/verdict.js';
+import type { AuditRecord, AuditSink, AuditVerdict } from '../observe/audit.js';
 import type { Logger } from '../observe/log.js';
+import { PendingTable } from './pending.js';
 import type { XmppStream } from './stream.js';
 
 export interface SessionOptions {
   component: ComponentConfig;
+  compiled: CompiledComponent;
+  mode: Mode;
+  pendingTimeoutMs: number;
+  maxPending: number;
   /** The component's stream (privguard is the server there). */
   client: XmppStream;
   /** privguard's stream to the XMPP server. */
@@ -40,10 +54,22 @@ export interface SessionStats {
   /** Bytes privguard holds for the server / for the component. */
   toServerBuffered: number;
   toComponentBuffered: number;
+  /** Privileged IQs waiting for the server. */
+  pendingPrivileged: number;
+  /** Server domains whose advertisement arrived. */
+  advertised: string[];
+}
+
+interface PendingPrivileged {
+  request: Element;
+  user: string;
+  domain: string;
 }
 
 export class Session {
   readonly component: ComponentConfig;
+  #compiled: CompiledComponent;
+  #mode: Mode;
   #client: XmppStream;
   #server: XmppStream;
   #log: Logger;
@@ -52,14 +78,24 @@ export class Session {
   #state: SessionState = 'online';
   #closedSides = 0;
   #waitingDrain = new Set<XmppStream>();
+  #grants = new Map<string, EffectiveGrant>();
+  #warnedWider = new Set<string>();
+  #pending: PendingTable<PendingPrivileged>;
 
   constructor(opts: SessionOptions) {
     this.component = opts.component;
+    this.#compiled = opts.compiled;
+    this.#mode = opts.mode;
     this.#client = opts.client;
     this.#server = opts.server;
     this.#log = opts.log;
     this.#audit = opts.audit;
     this.#onClosed = opts.onClosed;
+    this.#pending = new PendingTable({
+      max: opts.maxPending,
+      timeoutMs: opts.pendingTimeoutMs,
+      onTimeout: (_id, p) => this.#answerPending(p, 'timeout'),
+    });
     const name = this.component.name;
 
     this.#client.setHandlers({
@@ -80,16 +116,19 @@ export class Session {
       onWhitespace: () => this.#relay(this.#client, this.#server, ' '),
       onEnd: () => {
         this.#log.info({ component: name }, `the server closed the stream of ${name}`);
+        this.#answerAllPending();
         this.close();
       },
       onFailure: (f) => {
         this.#log.error({ component: name, condition: f.condition }, `the server sent bad XML on ${name}'s stream: ${f.text}`);
+        this.#answerAllPending();
         this.#beginClose();
         this.#client.close('remote-connection-failed', 'the connection to the XMPP server failed');
       },
       onClose: () => {
         if (this.#state === 'online') {
           this.#log.warn({ component: name }, `connection to the server lost for ${name}`);
+          this.#answerAllPending();
           this.#beginClose();
           this.#client.close('remote-connection-failed', 'the connection to the XMPP server was lost');
         }
@@ -110,10 +149,12 @@ export class Session {
       serverPaused: this.#server.pausedFor,
       toServerBuffered: this.#server.buffered,
       toComponentBuffered: this.#client.buffered,
+      pendingPrivileged: this.#pending.size,
+      advertised: [...this.#grants.keys()],
     };
   }
 
-  /** Deliver what arrived before the session existed, then let both sides flow. */
+  /** Deliver what arrived before the session existed (server first: its advertisements), then let both sides flow. */
   start(fromComponent: readonly Element[], fromServer: readonly Element[]): void {
     for (const el of fromServer) this.#fromServer(el);
     for (const el of fromComponent) this.#fromComponent(el);
@@ -123,6 +164,7 @@ export class Session {
   /** Close both sides cleanly; with a condition, the component gets that stream error. */
   close(condition?: StreamErrorCondition, text?: string): void {
     this.#beginClose();
+    this.#pending.drain(() => {});
     this.#client.close(condition, text);
     this.#server.close();
   }
@@ -143,6 +185,8 @@ export class Session {
     }
   }
 
+  // ── component → server ────────────────────────────────────────────────
+
   #fromComponent(el: Element): void {
     if (this.#state !== 'online') return;
     const top = classifyTopLevel(el);
@@ -151,13 +195,55 @@ export class Session {
       this.close();
       return;
     }
-    const verdict = checkComponentElement(this.component.name, top, el);
-    if (verdict.action === 'reject') {
-      this.#denyStream(verdict.streamError.condition, verdict.streamError.text, verdict.reason, el);
+    const framing = checkComponentElement(this.component.name, top, el);
+    if (framing.action === 'reject' && framing.streamError) {
+      // Protocol rules, enforced in every mode (the server would close the stream too).
+      this.#record(framing, el, 'denied', `stanza.${el.name}`);
+      this.#log.warn({ component: this.component.name, reason: framing.reason }, `closing ${this.component.name}: ${framing.streamError.text}`);
+      this.close(framing.streamError.condition, framing.streamError.text);
       return;
     }
-    this.#relay(this.#server, this.#client, serialize(el));
+    const verdict = decideOutbound(
+      {
+        component: this.#compiled,
+        grants: this.#grants,
+        isPending: (id) => this.#pending.has(id),
+        pendingFull: this.#pending.full,
+      },
+      el,
+    );
+    this.#applyOutbound(verdict, el);
   }
+
+  #applyOutbound(v: Verdict, el: Element): void {
+    switch (v.action) {
+      case 'pass':
+        if (v.track && !this.#pending.add(v.track.id, { request: el, user: v.track.user, domain: v.track.domain })) {
+          // Cannot happen after the decision checked both; never forward untracked.
+          this.#relay(this.#client, this.#server, serialize(stanzaError(el, 'wait', 'resource-constraint', 'privguard: too many pending requests', this.component.name)));
+          return;
+        }
+        if (v.audit) this.#record(v, el, 'allowed');
+        this.#relay(this.#server, this.#client, serialize(el));
+        return;
+      case 'reject':
+      case 'drop':
+        if (this.#mode === 'report') {
+          this.#record(v, el, 'would_deny');
+          this.#relay(this.#server, this.#client, serialize(el));
+          return;
+        }
+        this.#record(v, el, 'denied');
+        this.#log.info({ component: this.component.name, reason: v.reason }, verdictText(v));
+        for (const r of v.replies) this.#send(r.to, r.stanza);
+        return;
+      case 'rewrite':
+        this.#relay(this.#server, this.#client, serialize(v.stanza));
+        return;
+    }
+  }
+
+  // ── server → component ────────────────────────────────────────────────
 
   #fromServer(el: Element): void {
     if (this.#state !== 'online') return;
@@ -168,23 +254,106 @@ export class Session {
         { component: this.component.name, condition: top.condition },
         `the server closed ${this.component.name}'s stream: ${top.condition ?? 'stream error'}${top.text ? ` (${top.text})` : ''}`,
       );
+      this.#answerAllPending();
       this.close(condition, top.text);
       return;
     }
-    this.#relay(this.#client, this.#server, serialize(el));
+    const verdict = decideInbound(
+      {
+        component: this.#compiled,
+        grants: this.#grants,
+        pendingUser: (id) => this.#pending.get(id)?.user,
+        expiredUser: (id) => this.#pending.expired(id)?.user,
+      },
+      el,
+    );
+    this.#applyInbound(verdict, el);
   }
 
-  #denyStream(condition: StreamErrorCondition, text: string, reason: string, el: Element): void {
-    const id = el.attrs.id as string | undefined;
+  #applyInbound(v: Verdict, el: Element): void {
+    switch (v.action) {
+      case 'pass': {
+        const id = el.attrs.id as string | undefined;
+        if (el.name === 'iq' && id !== undefined && (el.attrs.type === 'result' || el.attrs.type === 'error')) this.#pending.take(id);
+        if (v.audit) this.#record(v, el, 'allowed');
+        this.#relay(this.#client, this.#server, serialize(el));
+        return;
+      }
+      case 'rewrite':
+        if (v.grant) {
+          this.#grants.set(v.grant.domain, v.grant);
+          this.#warnWider(v.grant.domain, v.wider ?? []);
+        }
+        this.#record(v, el, 'allowed');
+        this.#relay(this.#client, this.#server, serialize(this.#mode === 'report' ? el : v.stanza));
+        return;
+      case 'drop':
+      case 'reject':
+        if (this.#mode === 'report') {
+          this.#record(v, el, 'would_deny');
+          this.#relay(this.#client, this.#server, serialize(el));
+          return;
+        }
+        this.#record(v, el, 'denied');
+        for (const r of v.replies) this.#send(r.to, r.stanza);
+        return;
+    }
+  }
+
+  #warnWider(domain: string, wider: string[]): void {
+    if (wider.length === 0 || this.#warnedWider.has(domain)) return;
+    this.#warnedWider.add(domain);
+    this.#log.warn(
+      { component: this.component.name, domain, wider },
+      `the policy grants ${this.component.name} more on ${domain} than the server does (${wider.join('; ')}); the server's grant applies`,
+    );
+  }
+
+  // ── pending privileged IQs ────────────────────────────────────────────
+
+  /** Answer one pending privileged IQ ourselves (timeout, or the server is gone). */
+  #answerPending(p: PendingPrivileged, reason: 'timeout'): void {
+    const v = { reason, rule: null, subject: 'privileged iq' } as const;
+    const text = verdictText(v);
     this.#audit.write({
       component: this.component.name,
-      action: `stanza.${el.name}`,
+      domain: p.domain,
+      user: p.user.split('@')[0],
+      action: `iq.${String(p.request.attrs.type)}`,
       verdict: 'denied',
       reason,
-      ...(id !== undefined ? { stanza_id: id } : {}),
+      ...(p.request.attrs.id !== undefined ? { stanza_id: String(p.request.attrs.id) } : {}),
     });
-    this.#log.warn({ component: this.component.name, condition, reason }, `closing ${this.component.name}: ${text}`);
-    this.close(condition, text);
+    this.#log.warn({ component: this.component.name, id: p.request.attrs.id as string | undefined }, text);
+    this.#relay(this.#client, this.#server, serialize(stanzaError(p.request, 'wait', 'remote-server-timeout', text, this.component.name)));
+  }
+
+  #answerAllPending(): void {
+    this.#pending.drain((_id, p) => this.#answerPending(p, 'timeout'));
+  }
+
+  // ── plumbing ──────────────────────────────────────────────────────────
+
+  #record(v: Verdict, el: Element, verdict: AuditVerdict, action?: string): void {
+    const id = el.attrs.id as string | undefined;
+    const a = v.audit;
+    const record: AuditRecord = {
+      component: this.component.name,
+      ...(a?.domain !== undefined ? { domain: a.domain } : {}),
+      ...(a?.user !== undefined ? { user: a.user } : {}),
+      action: action ?? a?.action ?? `stanza.${el.name}`,
+      verdict,
+      reason: v.reason,
+      ...(v.rule ? { rule: v.rule.path } : {}),
+      ...(a?.namespace !== undefined ? { namespace: a.namespace } : {}),
+      ...(id !== undefined ? { stanza_id: id } : {}),
+    };
+    this.#audit.write(record);
+  }
+
+  #send(to: 'component' | 'server', stanza: Element): void {
+    if (to === 'component') this.#relay(this.#client, this.#server, serialize(stanza));
+    else this.#relay(this.#server, this.#client, serialize(stanza));
   }
 
   /** Write to `dst`; if its buffer is full, stop reading `src` until it drains. */

@@ -1,0 +1,129 @@
+/**
+ * Compiles the validated policy once into lookup structures the decisions
+ * read: per component, per server domain, the granted rights as flags, the
+ * user scope as a matcher, and the YAML path of every rule so that texts and
+ * audit lines can name what decided. Nothing here runs per stanza.
+ */
+import type { ComponentConfig, LoadedPolicy } from '../config/load.js';
+import type { Mode } from '../config/schema.js';
+import { normaliseDomain } from '../protocol/jid.js';
+import { readWrite, type IqAccess, type MessageAccess, type PresenceAccess, type ReadWrite, type RosterAccess } from '../protocol/privilege.js';
+
+/** The YAML path of a rule and the value found there. */
+export interface Rule {
+  path: string;
+  value: string;
+}
+
+export type ScopeResult = { ok: true } | { ok: false; rule: Rule };
+
+/** Decides whether a (normalised) localpart is in scope; except_users always wins. */
+export interface UserScope {
+  check(local: string): ScopeResult;
+}
+
+export interface CompiledPrivileges {
+  domain: string;
+  /** e.g. components.pubsub.example.org.privileges.example.org */
+  path: string;
+  roster: ReadWrite;
+  rosterValue: RosterAccess;
+  /** roster_push as configured, or its XEP-0356 §4.1 default (true with get/both). */
+  push: boolean;
+  message: MessageAccess;
+  presence: PresenceAccess;
+  iq: ReadonlyMap<string, { rw: ReadWrite; value: IqAccess }>;
+  users: UserScope;
+}
+
+export interface CompiledComponent {
+  name: string;
+  path: string;
+  /** Keyed by normalised server domain. */
+  privileges: ReadonlyMap<string, CompiledPrivileges>;
+}
+
+export interface CompiledPolicy {
+  mode: Mode;
+  pendingTimeoutMs: number;
+  maxPending: number;
+  components: ReadonlyMap<string, CompiledComponent>;
+}
+
+function fold(s: string): string {
+  return s.normalize('NFKC').toLowerCase();
+}
+
+function listValue(items: readonly string[]): string {
+  const text = JSON.stringify(items);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/**
+ * Literal patterns go into a Set (one lookup, however many there are);
+ * wildcard patterns into one anchored alternation.
+ */
+function globMatcher(patterns: readonly string[]): (local: string) => boolean {
+  const literals = new Set<string>();
+  const wild: string[] = [];
+  for (const raw of patterns) {
+    const p = fold(raw);
+    if (p === '*') return () => true;
+    if (/[*?]/.test(p)) {
+      wild.push(p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.'));
+    } else {
+      literals.add(p);
+    }
+  }
+  const re = wild.length > 0 ? new RegExp(`^(?:${wild.join('|')})$`, 'su') : undefined;
+  return (local) => literals.has(local) || (re !== undefined && re.test(local));
+}
+
+export function compileScope(users: readonly string[], except: readonly string[], path: string): UserScope {
+  const inUsers = globMatcher(users);
+  const inExcept = globMatcher(except);
+  const usersRule: Rule = { path: `${path}.users`, value: listValue(users) };
+  const exceptRule: Rule = { path: `${path}.except_users`, value: listValue(except) };
+  return {
+    check(local) {
+      if (inExcept(local)) return { ok: false, rule: exceptRule };
+      if (!inUsers(local)) return { ok: false, rule: usersRule };
+      return { ok: true };
+    },
+  };
+}
+
+function compileComponent(c: ComponentConfig): CompiledComponent {
+  const path = `components.${c.key}`;
+  const privileges = new Map<string, CompiledPrivileges>();
+  for (const [domainKey, p] of Object.entries(c.policy.privileges)) {
+    const domain = normaliseDomain(domainKey)!; // validated by the schema
+    const dpath = `${path}.privileges.${domainKey}`;
+    const roster = readWrite(p.roster);
+    const iq = new Map<string, { rw: ReadWrite; value: IqAccess }>();
+    for (const [ns, value] of Object.entries(p.iq)) iq.set(ns, { rw: readWrite(value), value });
+    privileges.set(domain, {
+      domain,
+      path: dpath,
+      roster,
+      rosterValue: p.roster,
+      push: p.roster_push ?? roster.get,
+      message: p.message,
+      presence: p.presence,
+      iq,
+      users: compileScope(p.users, p.except_users, dpath),
+    });
+  }
+  return { name: c.name, path, privileges };
+}
+
+export function compilePolicy(loaded: LoadedPolicy): CompiledPolicy {
+  const components = new Map<string, CompiledComponent>();
+  for (const [name, c] of loaded.components) components.set(name, compileComponent(c));
+  return {
+    mode: loaded.policy.mode,
+    pendingTimeoutMs: loaded.policy.limits.pending_timeout_ms,
+    maxPending: loaded.policy.limits.max_pending,
+    components,
+  };
+}

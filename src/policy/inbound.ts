@@ -1,0 +1,154 @@
+/**
+ * Decisions on what the server sends a component (reference/specs.md §6.4):
+ *  - privilege advertisements (S1): only from a server domain the policy
+ *    names, rewritten to the effective rights; anything else carrying a
+ *    privilege element is forged and dropped (threat model 6);
+ *  - privileged-IQ responses (S7): only for a pending request, from its user;
+ *  - roster pushes (S5): only with roster read, push and the user in scope,
+ *    else privguard answers the server itself;
+ *  - privilege-derived presence (S8): only with the presence grant and the
+ *    user in scope, else dropped silently (best effort, specs §8 A7: presence
+ *    to the component's bare domain is taken as privilege-derived).
+ * Everything else passes untouched.
+ */
+import type { Element } from '@xmpp/xml';
+import { parseJid } from '../protocol/jid.js';
+import { NS } from '../protocol/ns.js';
+import { buildAdvertisement, hasPrivilegeElement, parseAdvertisement, privilegeChild } from '../protocol/privilege.js';
+import { iqResult } from '../protocol/stanzas.js';
+import type { CompiledComponent } from './compile.js';
+import { effectiveGrant, type EffectiveGrant } from './grants.js';
+import { pass, type AuditInfo, type Reason, type Rule, type Verdict } from './verdict.js';
+
+export interface InboundContext {
+  component: CompiledComponent;
+  grants: ReadonlyMap<string, EffectiveGrant>;
+  /** The managed user's bare JID a pending privileged IQ with this id was sent to. */
+  pendingUser(id: string): string | undefined;
+  /** The same, for a privileged IQ privguard already answered with a timeout. */
+  expiredUser(id: string): string | undefined;
+}
+
+function drop(subject: string, reason: Reason, opts: { rule?: Rule | null; detail?: string; audit?: AuditInfo; replies?: Element[] } = {}): Verdict {
+  return {
+    action: 'drop',
+    reason,
+    rule: opts.rule ?? null,
+    subject,
+    ...(opts.detail ? { detail: opts.detail } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
+    replies: (opts.replies ?? []).map((stanza) => ({ to: 'server' as const, stanza })),
+  };
+}
+
+export function decideInbound(ctx: InboundContext, el: Element): Verdict {
+  const type = el.attrs.type as string | undefined;
+  if (el.name === 'message' && hasPrivilegeElement(el)) return decideAdvertisement(ctx, el);
+  if (el.name === 'iq') {
+    const id = el.attrs.id as string | undefined;
+    if (type === 'result' || type === 'error') {
+      const user = id === undefined ? undefined : ctx.pendingUser(id);
+      if (user !== undefined) return decidePrivilegedResponse(el, user);
+      const late = id === undefined ? undefined : ctx.expiredUser(id);
+      if (late !== undefined && parseJid((el.attrs.from as string | undefined) ?? '').ok) {
+        const from = parseJid(el.attrs.from as string);
+        if (from.ok && from.jid.bare === late) {
+          return drop('privileged iq response', 'unmatched_response', { detail: 'it came after the deadline', audit: { action: 'iq.response' } });
+        }
+      }
+      if (hasPrivilegeElement(el)) return drop('privileged iq response', 'unmatched_response', { audit: { action: 'iq.response' } });
+      return pass('<iq>');
+    }
+    if (type === 'set' && el.getChild('query', NS.roster)) return decideRosterPush(ctx, el);
+    return pass('<iq>');
+  }
+  if (el.name === 'presence' && (type === undefined || type === 'unavailable')) return decidePresence(ctx, el);
+  return pass(`<${el.name}>`);
+}
+
+/** S1 — XEP-0356 §4.2, XEP-0297 §7.2: trust an advertisement only from a named server domain. */
+function decideAdvertisement(ctx: InboundContext, el: Element): Verdict {
+  const subject = 'privilege advertisement';
+  const audit: AuditInfo = { action: 'advertise' };
+  const from = parseJid((el.attrs.from as string | undefined) ?? '');
+  const adv = privilegeChild(el) ? parseAdvertisement(el) : undefined;
+  if (!from.ok || from.jid.local !== '' || from.jid.resource !== '' || !adv) {
+    return drop(subject, 'forged_advertisement', { detail: `from ${String(el.attrs.from)}`, audit });
+  }
+  const domain = from.jid.domain;
+  audit.domain = domain;
+  const policy = ctx.component.privileges.get(domain);
+  if (!policy) {
+    return drop(subject, 'unconfigured_domain', {
+      rule: { path: `${ctx.component.path}.privileges.${domain}`, value: 'absent' },
+      audit,
+    });
+  }
+  const { grant, wider } = effectiveGrant(domain, adv, policy);
+  const rewritten = buildAdvertisement(domain, ctx.component.name, grant, adv.version, el.attrs.id as string | undefined);
+  return { action: 'rewrite', reason: 'advertise', rule: null, subject, stanza: rewritten, grant, wider, audit };
+}
+
+/** S7 — XEP-0356 §6.3: the answer to a pending privileged IQ must come from its user. */
+function decidePrivilegedResponse(el: Element, user: string): Verdict {
+  const from = parseJid((el.attrs.from as string | undefined) ?? '');
+  const audit: AuditInfo = { action: 'iq.response' };
+  if (!from.ok || from.jid.bare !== user || from.jid.resource !== '') {
+    return drop('privileged iq response', 'unmatched_response', { detail: `expected from ${user}`, audit });
+  }
+  return pass('privileged iq response');
+}
+
+/** S5 — XEP-0356 §4.4: roster pushes only with roster read and push, for users in scope. */
+function decideRosterPush(ctx: InboundContext, el: Element): Verdict {
+  const from = parseJid((el.attrs.from as string | undefined) ?? '');
+  // RFC 6121 §2.1.6: a push from anything but a managed bare JID is no privilege push.
+  if (!from.ok || from.jid.local === '' || from.jid.resource !== '') return pass('<iq>');
+  const policy = ctx.component.privileges.get(from.jid.domain);
+  if (!policy) return pass('<iq>');
+  const subject = 'roster push';
+  const audit: AuditInfo = { action: 'roster.push', domain: from.jid.domain, user: from.jid.local };
+  const replies = [iqResult(el)];
+  const grant = ctx.grants.get(from.jid.domain);
+  if (!grant) return drop(subject, 'not_advertised', { audit, replies });
+  if (!grant.push) {
+    const rule = !policy.push
+      ? { path: `${policy.path}.roster_push`, value: String(policy.push) }
+      : !policy.roster.get
+        ? { path: `${policy.path}.roster`, value: policy.rosterValue }
+        : null;
+    return drop(subject, rule ? 'policy_denied' : 'server_denied', { rule, audit, replies });
+  }
+  const scope = policy.users.check(from.jid.local);
+  if (!scope.ok) return drop(subject, 'user_out_of_scope', { rule: scope.rule, audit, replies });
+  return pass(subject, audit);
+}
+
+/** S8 — XEP-0356 §7: presence the component gets only through the presence permission. */
+function decidePresence(ctx: InboundContext, el: Element): Verdict {
+  const to = parseJid((el.attrs.to as string | undefined) ?? '');
+  // Privilege presence is directed to the component's bare domain; presence to
+  // a JID under it comes from the component's own subscriptions.
+  if (!to.ok || to.jid.local !== '' || to.jid.resource !== '') return pass('<presence>');
+  const from = parseJid((el.attrs.from as string | undefined) ?? '');
+  if (!from.ok || from.jid.local === '') return pass('<presence>');
+  const subject = 'presence';
+  const audit: AuditInfo = { action: 'presence', domain: from.jid.domain, user: from.jid.local };
+  const policy = ctx.component.privileges.get(from.jid.domain);
+  if (policy) {
+    // A managed user: managed_entity (or roster) and the user in scope.
+    const grant = ctx.grants.get(from.jid.domain);
+    if (!grant) return drop(subject, 'not_advertised', { audit });
+    if (grant.presence === 'none') {
+      const rule = policy.presence === 'none' ? { path: `${policy.path}.presence`, value: policy.presence } : null;
+      return drop(subject, rule ? 'presence_not_granted' : 'server_denied', { rule, audit });
+    }
+    const scope = policy.users.check(from.jid.local);
+    if (!scope.ok) return drop(subject, 'user_out_of_scope', { rule: scope.rule, audit });
+    return pass(subject, audit);
+  }
+  // A contact from elsewhere: only `roster` presence shows contacts.
+  const audit2: AuditInfo = { action: 'presence', domain: from.jid.domain, user: from.jid.local };
+  for (const g of ctx.grants.values()) if (g.presence === 'roster') return pass(subject, audit2);
+  return drop(subject, 'presence_not_granted', { detail: 'presence of contacts needs presence "roster"', audit: audit2 });
+}

@@ -1,0 +1,219 @@
+/**
+ * Decisions on what a component sends towards the server (DESIGN.md
+ * "Decisions", reference/specs.md §6.3), after the addressing checks:
+ *  - roster IQs to a managed bare JID (P1, XEP-0356 §4.3);
+ *  - privileged messages `<privilege><forwarded><message>` (P2, XEP-0356 §5);
+ *  - privileged IQs `<privileged_iq>` (P4, the six checks of XEP-0356 §6.3);
+ *  - privilege elements anywhere else (P3).
+ * Everything else passes untouched. Pure: a stanza and the session's grants in,
+ * a Verdict out. Delegation replies (XEP-0355) are decided elsewhere.
+ */
+import type { Element } from '@xmpp/xml';
+import { parseJid, type Jid } from '../protocol/jid.js';
+import { NS, PRIVILEGE_NS, RESERVED_NAMESPACE_PREFIXES, privilegeVersion } from '../protocol/ns.js';
+import { elementChildren, forwardedStanza, hasPrivilegeElement, privilegeChild } from '../protocol/privilege.js';
+import { stanzaError } from '../protocol/stanzas.js';
+import type { CompiledComponent, CompiledPrivileges, Rule } from './compile.js';
+import type { EffectiveGrant } from './grants.js';
+import { pass, verdictText, type AuditInfo, type Reason, type Verdict } from './verdict.js';
+
+export interface OutboundContext {
+  component: CompiledComponent;
+  /** Effective grants of the server domains that have advertised. */
+  grants: ReadonlyMap<string, EffectiveGrant>;
+  /** Ids of privileged IQs still waiting for the server. */
+  isPending(id: string): boolean;
+  /** No room for one more pending privileged IQ (limits.max_pending). */
+  pendingFull: boolean;
+}
+
+type Condition = 'forbidden' | 'bad-request' | 'resource-constraint';
+const ERROR_TYPE = { forbidden: 'auth', 'bad-request': 'modify', 'resource-constraint': 'wait' } as const;
+
+/** A denial answered to the component with a stanza error (or dropped, for errors and results). */
+function deny(
+  ctx: OutboundContext,
+  el: Element,
+  subject: string,
+  reason: Reason,
+  condition: Condition,
+  opts: { rule?: Rule | null; detail?: string; audit?: AuditInfo } = {},
+): Verdict {
+  const base = { reason, rule: opts.rule ?? null, subject, ...(opts.detail ? { detail: opts.detail } : {}), ...(opts.audit ? { audit: opts.audit } : {}) };
+  const type = el.attrs.type as string | undefined;
+  // RFC 6120 §8.3.1: never answer an error (or a result) with an error.
+  if (type === 'error' || (el.name === 'iq' && type === 'result')) return { action: 'drop', ...base, replies: [] };
+  const reply = stanzaError(el, ERROR_TYPE[condition], condition, verdictText(base), ctx.component.name);
+  return { action: 'reject', ...base, replies: [{ to: 'component', stanza: reply }] };
+}
+
+/** The grant for `domain`, or why there is none. */
+type Lookup = { ok: true; grant: EffectiveGrant; policy: CompiledPrivileges } | { ok: false; reason: Reason; rule: Rule | null };
+
+function lookup(ctx: OutboundContext, domain: string): Lookup {
+  const policy = ctx.component.privileges.get(domain);
+  if (!policy) return { ok: false, reason: 'policy_denied', rule: { path: `${ctx.component.path}.privileges.${domain}`, value: 'absent' } };
+  const grant = ctx.grants.get(domain);
+  if (!grant) return { ok: false, reason: 'not_advertised', rule: null };
+  return { ok: true, grant, policy };
+}
+
+function managedUser(to: string | undefined): Jid | undefined {
+  if (to === undefined) return undefined;
+  const r = parseJid(to);
+  return r.ok && r.jid.local !== '' && r.jid.resource === '' ? r.jid : undefined;
+}
+
+export function decideOutbound(ctx: OutboundContext, el: Element): Verdict {
+  const type = el.attrs.type as string | undefined;
+  if (el.name === 'iq') {
+    if (privilegeChild(el, 'privileged_iq')) return decidePrivilegedIq(ctx, el);
+    if (hasPrivilegeElement(el)) return deny(ctx, el, `<iq>`, 'misplaced_privilege', 'forbidden');
+    if ((type === 'get' || type === 'set') && el.getChild('query', NS.roster)) return decideRoster(ctx, el, type);
+    return pass('<iq>');
+  }
+  if (el.name === 'message') {
+    if (privilegeChild(el)) return decidePrivilegedMessage(ctx, el);
+    if (hasPrivilegeElement(el)) return deny(ctx, el, 'message', 'misplaced_privilege', 'forbidden');
+    return pass('<message>');
+  }
+  if (hasPrivilegeElement(el)) return deny(ctx, el, 'presence', 'misplaced_privilege', 'forbidden');
+  return pass(`<${el.name}>`);
+}
+
+/** P1 — XEP-0356 §4.3: a roster get/set on a managed user's behalf. */
+function decideRoster(ctx: OutboundContext, el: Element, type: 'get' | 'set'): Verdict {
+  const subject = `roster ${type}`;
+  const user = managedUser(el.attrs.to as string | undefined);
+  const audit: AuditInfo = { action: `roster.${type}` };
+  if (!user) return deny(ctx, el, subject, 'not_managed_target', 'forbidden', { audit });
+  audit.domain = user.domain;
+  audit.user = user.local;
+  const found = lookup(ctx, user.domain);
+  if (!found.ok) return deny(ctx, el, subject, found.reason, 'forbidden', { rule: found.rule, audit });
+  if (!found.grant.roster[type]) {
+    if (!found.policy.roster[type]) {
+      return deny(ctx, el, subject, 'policy_denied', 'forbidden', { rule: { path: `${found.policy.path}.roster`, value: found.policy.rosterValue }, audit });
+    }
+    return deny(ctx, el, subject, 'server_denied', 'forbidden', { audit });
+  }
+  const scope = found.policy.users.check(user.local);
+  if (!scope.ok) return deny(ctx, el, subject, 'user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
+  return pass(subject, audit);
+}
+
+/** P2 — XEP-0356 §5: a message sent as the server or a managed user. */
+function decidePrivilegedMessage(ctx: OutboundContext, el: Element): Verdict {
+  const subject = 'privileged message';
+  const audit: AuditInfo = { action: 'message.outgoing' };
+  const wrapper = privilegeChild(el)!;
+  const to = parseJid((el.attrs.to as string | undefined) ?? '');
+  // Both servers act only on a message to the bare server domain.
+  if (!to.ok || to.jid.local !== '' || to.jid.resource !== '') {
+    return deny(ctx, el, subject, 'not_managed_target', 'forbidden', { detail: 'the outer "to" must be the server domain', audit });
+  }
+  const domain = to.jid.domain;
+  audit.domain = domain;
+  const found = lookup(ctx, domain);
+  if (!found.ok) return deny(ctx, el, subject, found.reason, 'forbidden', { rule: found.rule, audit });
+  if (found.grant.message !== 'outgoing') {
+    if (found.policy.message !== 'outgoing') {
+      return deny(ctx, el, subject, 'policy_denied', 'forbidden', { rule: { path: `${found.policy.path}.message`, value: found.policy.message }, audit });
+    }
+    return deny(ctx, el, subject, 'server_denied', 'forbidden', { audit });
+  }
+  if (wrapper.version !== found.grant.version) {
+    return deny(ctx, el, subject, 'privilege_version', 'forbidden', { detail: `the server speaks ${PRIVILEGE_NS[found.grant.version]}`, audit });
+  }
+  const fwd = forwardedStanza(wrapper.el);
+  if (!fwd.ok) return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: fwd.problem, audit });
+  const inner = fwd.stanza;
+  if (inner.name !== 'message') return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the forwarded stanza must be a message', audit });
+  if (inner.getNS() !== NS.client) return deny(ctx, el, subject, 'wrong_inner_namespace', 'bad-request', { audit });
+  const innerFrom = parseJid((inner.attrs.from as string | undefined) ?? '');
+  // XEP-0356 §5.1: a bare JID of the server; strict like ejabberd: of this very domain.
+  if (!innerFrom.ok || innerFrom.jid.resource !== '' || innerFrom.jid.domain !== domain) {
+    return deny(ctx, el, subject, 'bad_inner_from', 'forbidden', { detail: `it must be ${domain} or a bare JID of it`, audit });
+  }
+  const innerTo = inner.attrs.to as string | undefined;
+  if (innerTo === undefined || !parseJid(innerTo).ok) {
+    return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the forwarded message needs a valid "to"', audit });
+  }
+  if (innerFrom.jid.local !== '') {
+    audit.user = innerFrom.jid.local;
+    const scope = found.policy.users.check(innerFrom.jid.local);
+    if (!scope.ok) return deny(ctx, el, subject, 'user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
+  }
+  return pass(subject, audit);
+}
+
+function isReserved(ns: string): boolean {
+  return RESERVED_NAMESPACE_PREFIXES.some((p) => ns.startsWith(p));
+}
+
+/** P4 — XEP-0356 §6.3: an IQ sent on a managed user's behalf. */
+function decidePrivilegedIq(ctx: OutboundContext, el: Element): Verdict {
+  const outerType = el.attrs.type as string | undefined;
+  const subject = `privileged iq${outerType === 'get' || outerType === 'set' ? ` ${outerType}` : ''}`;
+  const audit: AuditInfo = { action: `iq.${outerType ?? 'unknown'}` };
+  if (outerType !== 'get' && outerType !== 'set') {
+    return deny(ctx, el, subject, 'misplaced_privilege', 'bad-request', { detail: 'only get and set can be privileged', audit });
+  }
+  // (a) the top-level "to" is the bare JID of a managed entity
+  const user = managedUser(el.attrs.to as string | undefined);
+  if (!user) return deny(ctx, el, subject, 'not_managed_target', 'forbidden', { audit });
+  audit.domain = user.domain;
+  audit.user = user.local;
+  const found = lookup(ctx, user.domain);
+  if (!found.ok) return deny(ctx, el, subject, found.reason, 'forbidden', { rule: found.rule, audit });
+  const wrapper = privilegeChild(el, 'privileged_iq')!;
+  if (found.grant.version < 2 || wrapper.version < 2) {
+    return deny(ctx, el, subject, 'privilege_version', 'forbidden', {
+      detail: `${PRIVILEGE_NS[found.grant.version]} has no iq permission`,
+      audit,
+    });
+  }
+  if (elementChildren(el).length !== 1) return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the iq must hold only <privileged_iq/>', audit });
+  const kids = elementChildren(wrapper.el);
+  if (kids.length !== 1 || kids[0]!.name !== 'iq') {
+    return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: '<privileged_iq/> must hold exactly one <iq/>', audit });
+  }
+  const inner = kids[0]!;
+  // (d) the encapsulated IQ is jabber:client
+  if (inner.getNS() !== NS.client) return deny(ctx, el, subject, 'wrong_inner_namespace', 'forbidden', { audit });
+  // (f) the types match
+  if (inner.attrs.type !== outerType) return deny(ctx, el, subject, 'type_mismatch', 'forbidden', { audit });
+  if (inner.attrs.id === undefined) return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the inner iq needs an id', audit });
+  // (e) the encapsulated "from" is absent or the managed entity itself
+  const innerFromRaw = inner.attrs.from as string | undefined;
+  if (innerFromRaw !== undefined) {
+    const innerFrom = parseJid(innerFromRaw);
+    if (!innerFrom.ok || innerFrom.jid.resource !== '' || innerFrom.jid.bare !== user.bare) {
+      return deny(ctx, el, subject, 'bad_inner_from', 'forbidden', { detail: `it must be absent or ${user.bare}`, audit });
+    }
+  }
+  const payload = elementChildren(inner);
+  const ns = payload.length === 1 ? payload[0]!.getNS() : undefined;
+  if (ns === undefined) return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the inner iq needs exactly one payload', audit });
+  audit.namespace = ns;
+  if (isReserved(ns) || privilegeVersion(ns) !== undefined) {
+    return deny(ctx, el, subject, 'reserved_namespace', 'forbidden', { detail: ns, audit });
+  }
+  // (b) and (c): namespace and type granted
+  const type = outerType;
+  if (!found.grant.iq.get(ns)?.[type]) {
+    const p = found.policy.iq.get(ns);
+    if (!p?.rw[type]) {
+      const rule = p ? { path: `${found.policy.path}.iq.${ns}`, value: p.value } : { path: `${found.policy.path}.iq`, value: `no entry for ${ns}` };
+      return deny(ctx, el, subject, 'policy_denied', 'forbidden', { rule, audit });
+    }
+    return deny(ctx, el, subject, 'server_denied', 'forbidden', { detail: ns, audit });
+  }
+  const scope = found.policy.users.check(user.local);
+  if (!scope.ok) return deny(ctx, el, subject, 'user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
+  const id = el.attrs.id as string | undefined;
+  if (id === undefined) return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the iq needs an id', audit });
+  if (ctx.isPending(id)) return deny(ctx, el, subject, 'duplicate_id', 'bad-request', { audit });
+  if (ctx.pendingFull) return deny(ctx, el, subject, 'pending_full', 'resource-constraint', { audit });
+  return pass(subject, audit, { kind: 'privileged_iq', id, domain: user.domain, user: user.bare });
+}

@@ -1,0 +1,209 @@
+/**
+ * XEP-0356 (Privileged Entity) shapes: permission values, advertisements
+ * (read leniently, written strictly) and the XEP-0297 forwarding wrapper.
+ * Version-neutral: callers get the version alongside, decisions never look at
+ * it except where a version lacks a feature (no iq permission before :2).
+ */
+import { Element } from '@xmpp/xml';
+import { NS, PRIVILEGE_NS, privilegeVersion, type PrivilegeVersion } from './ns.js';
+
+/** XEP-0356 §4.1, §5.1, §6.1, §7.1: permission values, least to most. */
+export const ROSTER_ACCESS = ['none', 'get', 'set', 'both'] as const;
+export const MESSAGE_ACCESS = ['none', 'outgoing'] as const;
+export const PRESENCE_ACCESS = ['none', 'managed_entity', 'roster'] as const;
+export const IQ_ACCESS = ['get', 'set', 'both'] as const;
+
+export type RosterAccess = (typeof ROSTER_ACCESS)[number];
+export type MessageAccess = (typeof MESSAGE_ACCESS)[number];
+export type PresenceAccess = (typeof PRESENCE_ACCESS)[number];
+export type IqAccess = (typeof IQ_ACCESS)[number];
+
+/** get/set as a pair of flags: intersections become a bitwise AND. */
+export interface ReadWrite {
+  get: boolean;
+  set: boolean;
+}
+
+export function readWrite(access: RosterAccess | IqAccess | 'none'): ReadWrite {
+  return { get: access === 'get' || access === 'both', set: access === 'set' || access === 'both' };
+}
+
+export function accessOf(rw: ReadWrite): RosterAccess {
+  return rw.get ? (rw.set ? 'both' : 'get') : rw.set ? 'set' : 'none';
+}
+
+/** What one advertisement says (per server domain). */
+export interface PrivilegeGrant {
+  roster: ReadWrite;
+  /** The explicit `push` attribute, if the server sent one. */
+  push: boolean | undefined;
+  message: MessageAccess;
+  presence: PresenceAccess;
+  /** Namespace → types; namespaces granted nothing are absent. */
+  iq: ReadonlyMap<string, ReadWrite>;
+}
+
+export interface Advertisement {
+  version: PrivilegeVersion;
+  grant: PrivilegeGrant;
+}
+
+export function elementChildren(el: Element): Element[] {
+  return el.children.filter((c): c is Element => typeof c !== 'string');
+}
+
+/** The direct `<privilege/>` children of a stanza, with their version (any other namespace is not one). */
+export function privilegeChild(el: Element, name = 'privilege'): { el: Element; version: PrivilegeVersion } | undefined {
+  for (const c of elementChildren(el)) {
+    const version = privilegeVersion(c.getNS());
+    if (version !== undefined && c.name === name) return { el: c, version };
+  }
+  return undefined;
+}
+
+/** True when any direct child lives in a privilege namespace (`privilege`, `privileged_iq`, anything). */
+export function hasPrivilegeElement(el: Element): boolean {
+  return elementChildren(el).some((c) => privilegeVersion(c.getNS()) !== undefined);
+}
+
+const RANK = {
+  roster: ROSTER_ACCESS,
+  message: MESSAGE_ACCESS,
+  presence: PRESENCE_ACCESS,
+} as const;
+
+function pick<T extends string>(values: readonly T[], raw: string | undefined): T {
+  // Unknown or missing values read as none: never more than the server said.
+  return values.includes(raw as T) ? (raw as T) : values[0]!;
+}
+
+function lowerOf<T extends string>(values: readonly T[], a: T, b: T): T {
+  return values.indexOf(a) <= values.indexOf(b) ? a : b;
+}
+
+function parseBool(raw: string | undefined): boolean | undefined {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  return undefined;
+}
+
+/** Every `<namespace/>` below `el`, however deep (Prosody 0.12 nests them). */
+function namespacesBelow(el: Element, ns: string, out: Element[] = []): Element[] {
+  for (const c of elementChildren(el)) {
+    if (c.name === 'namespace' && c.getNS() === ns) out.push(c);
+    namespacesBelow(c, ns, out);
+  }
+  return out;
+}
+
+/**
+ * Reads the privilege advertisement in a message, leniently: nested iq
+ * namespaces are found wherever they are; unknown values and missing perms
+ * are `none`; a repeated perm keeps the most restrictive value; presence
+ * `roster` without roster read is read as `managed_entity` (XEP-0356 §7.4).
+ */
+export function parseAdvertisement(message: Element): Advertisement | undefined {
+  const priv = privilegeChild(message);
+  if (!priv) return undefined;
+  const ns = PRIVILEGE_NS[priv.version];
+  let roster: ReadWrite | undefined;
+  let push: boolean | undefined;
+  let messageAccess: MessageAccess | undefined;
+  let presence: PresenceAccess | undefined;
+  const iq = new Map<string, ReadWrite>();
+  const iqSeen = new Set<string>();
+  for (const perm of elementChildren(priv.el)) {
+    if (perm.name !== 'perm' || perm.getNS() !== ns) continue;
+    const access = perm.attrs.access as string | undefined;
+    const type = perm.attrs.type as string | undefined;
+    if (access === 'roster') {
+      const rw = readWrite(pick(RANK.roster, type));
+      roster = roster ? { get: roster.get && rw.get, set: roster.set && rw.set } : rw;
+      const p = parseBool(perm.attrs.push as string | undefined);
+      if (p !== undefined) push = push === undefined ? p : push && p;
+    } else if (access === 'message') {
+      const v = pick(RANK.message, type);
+      messageAccess = messageAccess ? lowerOf(RANK.message, messageAccess, v) : v;
+    } else if (access === 'presence') {
+      const v = pick(RANK.presence, type);
+      presence = presence ? lowerOf(RANK.presence, presence, v) : v;
+    } else if (access === 'iq' && priv.version >= 2) {
+      for (const n of namespacesBelow(perm, ns)) {
+        const name = n.attrs.ns as string | undefined;
+        if (!name) continue;
+        const t = n.attrs.type as string | undefined;
+        const rw = readWrite(t === 'get' || t === 'set' || t === 'both' ? t : 'none');
+        const before = iq.get(name);
+        // Repeated namespace: the most restrictive reading wins.
+        const merged = iqSeen.has(name) ? { get: !!before?.get && rw.get, set: !!before?.set && rw.set } : rw;
+        iqSeen.add(name);
+        if (merged.get || merged.set) iq.set(name, merged);
+        else iq.delete(name);
+      }
+    }
+  }
+  const rosterRw = roster ?? { get: false, set: false };
+  let presenceAccess = presence ?? 'none';
+  if (presenceAccess === 'roster' && !rosterRw.get) presenceAccess = 'managed_entity';
+  return {
+    version: priv.version,
+    grant: { roster: rosterRw, push, message: messageAccess ?? 'none', presence: presenceAccess, iq },
+  };
+}
+
+/** The effective rights a component is told about. */
+export interface AdvertisedRights {
+  roster: ReadWrite;
+  push: boolean;
+  message: MessageAccess;
+  presence: PresenceAccess;
+  iq: ReadonlyMap<string, ReadWrite>;
+}
+
+/**
+ * Writes an advertisement: every perm explicit (`none` included), `push`
+ * explicit on :2, iq namespaces as siblings, and no iq perm on :1, which has none.
+ */
+export function buildAdvertisement(
+  from: string,
+  to: string,
+  rights: AdvertisedRights,
+  version: PrivilegeVersion,
+  id?: string,
+): Element {
+  const ns = PRIVILEGE_NS[version];
+  const attrs: Record<string, string> = { from, to };
+  if (id !== undefined) attrs.id = id;
+  const message = new Element('message', attrs);
+  const priv = message.c('privilege', { xmlns: ns });
+  const roster: Record<string, string> = { access: 'roster', type: accessOf(rights.roster) };
+  if (version >= 2) roster.push = String(rights.push);
+  priv.c('perm', roster);
+  priv.c('perm', { access: 'message', type: rights.message });
+  priv.c('perm', { access: 'presence', type: rights.presence });
+  if (version >= 2 && rights.iq.size > 0) {
+    const iq = priv.c('perm', { access: 'iq' });
+    for (const [name, rw] of [...rights.iq].sort(([a], [b]) => a.localeCompare(b))) {
+      iq.c('namespace', { ns: name, type: accessOf(rw) });
+    }
+  }
+  return message;
+}
+
+export type Forwarded = { ok: true; stanza: Element } | { ok: false; problem: string };
+
+/**
+ * XEP-0297 inside a protocol wrapper: the wrapper holds exactly one
+ * `<forwarded/>`, which holds an optional `<delay/>` and exactly one stanza.
+ */
+export function forwardedStanza(wrapper: Element): Forwarded {
+  const kids = elementChildren(wrapper);
+  if (kids.length !== 1) return { ok: false, problem: `<${wrapper.name}> must hold exactly one <forwarded/>` };
+  const fwd = kids[0]!;
+  if (fwd.name !== 'forwarded' || fwd.getNS() !== NS.forward) {
+    return { ok: false, problem: `<${wrapper.name}> must hold <forwarded xmlns="${NS.forward}"/>` };
+  }
+  const inner = elementChildren(fwd).filter((c) => !(c.name === 'delay' && c.getNS() === NS.delay));
+  if (inner.length !== 1) return { ok: false, problem: '<forwarded/> must hold exactly one stanza' };
+  return { ok: true, stanza: inner[0]! };
+}

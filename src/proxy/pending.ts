@@ -1,0 +1,84 @@
+/**
+ * A bounded table of requests waiting for an answer, each with a deadline.
+ * Every entry leaves exactly once: taken by its answer, expired by its
+ * deadline, or drained on shutdown/disconnect; the owner's callback answers it.
+ * Recently expired keys are remembered (bounded) so a late answer can be
+ * recognised and dropped instead of reaching the requester a second time.
+ */
+
+export interface PendingOptions<V> {
+  max: number;
+  timeoutMs: number;
+  onTimeout(key: string, value: V): void;
+}
+
+export class PendingTable<V> {
+  #entries = new Map<string, { value: V; timer: NodeJS.Timeout }>();
+  #expired = new Map<string, V>();
+  #opts: PendingOptions<V>;
+
+  constructor(opts: PendingOptions<V>) {
+    this.#opts = opts;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get full(): boolean {
+    return this.#entries.size >= this.#opts.max;
+  }
+
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
+
+  get(key: string): V | undefined {
+    return this.#entries.get(key)?.value;
+  }
+
+  /** The value of a key that expired recently (its late answer is to be dropped). */
+  expired(key: string): V | undefined {
+    return this.#expired.get(key);
+  }
+
+  /** Returns false (and adds nothing) when full or when the key is already pending. */
+  add(key: string, value: V): boolean {
+    if (this.full || this.#entries.has(key)) return false;
+    const timer = setTimeout(() => {
+      this.#entries.delete(key);
+      this.#remember(key, value);
+      this.#opts.onTimeout(key, value);
+    }, this.#opts.timeoutMs);
+    timer.unref();
+    this.#entries.set(key, { value, timer });
+    this.#expired.delete(key);
+    return true;
+  }
+
+  take(key: string): V | undefined {
+    const e = this.#entries.get(key);
+    if (!e) return undefined;
+    clearTimeout(e.timer);
+    this.#entries.delete(key);
+    return e.value;
+  }
+
+  /** Remove every entry, handing each to `each` (disconnect, shutdown). */
+  drain(each: (key: string, value: V) => void): void {
+    const all = [...this.#entries];
+    this.#entries.clear();
+    for (const [key, e] of all) {
+      clearTimeout(e.timer);
+      each(key, e.value);
+    }
+  }
+
+  #remember(key: string, value: V): void {
+    this.#expired.set(key, value);
+    if (this.#expired.size > this.#opts.max) {
+      const oldest = this.#expired.keys().next().value;
+      if (oldest !== undefined) this.#expired.delete(oldest);
+    }
+  }
+}
