@@ -23,6 +23,11 @@ export async function startFakeStack(
     upstreamSecret?: string;
     timeoutMs?: number;
     handshakeTimeoutMs?: number;
+    /** Extra YAML under a.example.org (e.g. privileges). */
+    componentA?: string;
+    /** Extra top-level YAML (e.g. mode). */
+    top?: string;
+    limits?: string;
   } = {},
 ): Promise<FakeStack> {
   const fake = await FakeServer.start(opts.fake);
@@ -30,9 +35,13 @@ export async function startFakeStack(
   const policy = loadPolicyText(
     `listen: { host: 127.0.0.1, port: ${port} }
 upstream: { host: 127.0.0.1, port: ${opts.upstreamPort ?? fake.port} }
-limits: { max_stanza_bytes: ${opts.maxStanzaBytes ?? 16384} }
+limits: { max_stanza_bytes: ${opts.maxStanzaBytes ?? 16384}${opts.limits ? `, ${opts.limits}` : ''} }
+${opts.top ?? ''}
 components:
-  a.example.org: { secret: ${COMPONENT_SECRET}, upstream_secret: ${opts.upstreamSecret ?? 's3cr3t'} }
+  a.example.org:
+    secret: ${COMPONENT_SECRET}
+    upstream_secret: ${opts.upstreamSecret ?? 's3cr3t'}
+${(opts.componentA ?? '').split('\n').map((l) => `    ${l}`).join('\n')}
   b.example.org: { secret: ${COMPONENT_SECRET}, upstream_secret: ${opts.upstreamSecret ?? 's3cr3t'} }
 `,
     'fake-policy.yaml',

@@ -1,0 +1,71 @@
+/** Building decision contexts from a policy text and stanzas written as XML. */
+import type { Element } from '@xmpp/xml';
+import { loadPolicyText } from '../../../src/config/load.js';
+import { compilePolicy, type CompiledComponent } from '../../../src/policy/compile.js';
+import { effectiveGrant, type EffectiveGrant } from '../../../src/policy/grants.js';
+import type { InboundContext } from '../../../src/policy/inbound.js';
+import type { OutboundContext } from '../../../src/policy/outbound.js';
+import { StreamParser } from '../../../src/protocol/parser.js';
+import { parseAdvertisement } from '../../../src/protocol/privilege.js';
+
+const HEADER = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>";
+
+/** Parses stanzas exactly as privguard's stream layer does. */
+export function stanzas(xml: string): Element[] {
+  const out: Element[] = [];
+  const p = new StreamParser({ onHeader: () => {}, onStanza: (e) => void out.push(e), onEnd: () => {} }, { maxStanzaBytes: 1 << 20, maxDepth: 64 });
+  const f = p.write(HEADER + xml);
+  if (f) throw new Error(`fixture did not parse: ${f.text}`);
+  return out;
+}
+
+export function stanza(xml: string): Element {
+  const [el] = stanzas(xml);
+  if (!el) throw new Error('no stanza in fixture');
+  return el;
+}
+
+export const C = 'pubsub.example.test';
+export const D = 'example.test';
+
+export const FULL_GRANT = `<message from='example.test' to='pubsub.example.test'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/><perm access='message' type='outgoing'/><perm access='presence' type='roster'/><perm access='iq'><namespace ns='jabber:iq:private' type='both'/><namespace ns='vcard-temp' type='both'/><namespace ns='http://jabber.org/protocol/pubsub' type='both'/></perm></privilege></message>`;
+
+export function compiled(privileges: string): CompiledComponent {
+  const text = `components:\n  ${C}:\n    secret: s\n    privileges:\n${privileges
+    .split('\n')
+    .map((l) => `      ${l}`)
+    .join('\n')}\n`;
+  return compilePolicy(loadPolicyText(text, 'unit.yaml', {})).components.get(C)!;
+}
+
+export interface Ctx {
+  component: CompiledComponent;
+  grants: Map<string, EffectiveGrant>;
+  pending: Map<string, string>;
+  expired: Map<string, string>;
+  out: OutboundContext;
+  in: InboundContext;
+}
+
+/** A context as a session has it after the server's advertisement(s) (none: not advertised yet). */
+export function context(privileges: string, ...advertisements: string[]): Ctx {
+  const component = compiled(privileges);
+  const grants = new Map<string, EffectiveGrant>();
+  for (const adv of advertisements) {
+    const el = stanza(adv);
+    const parsed = parseAdvertisement(el)!;
+    const domain = String(el.attrs.from);
+    grants.set(domain, effectiveGrant(domain, parsed, component.privileges.get(domain)).grant);
+  }
+  const pending = new Map<string, string>();
+  const expired = new Map<string, string>();
+  const ctx: Ctx = {
+    component,
+    grants,
+    pending,
+    expired,
+    out: { component, grants, isPending: (id) => pending.has(id), pendingFull: false },
+    in: { component, grants, pendingUser: (id) => pending.get(id), expiredUser: (id) => expired.get(id) },
+  };
+  return ctx;
+}
