@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { describePolicy } from './config/describe.js';
 import { loadPolicyFile } from './config/load.js';
 import { PolicyError, PrivguardError } from './errors.js';
+import { explainStanzas, formatExplanation } from './explain.js';
 import { createLogger } from './observe/log.js';
 import { startSidecar } from './index.js';
 
@@ -61,6 +62,36 @@ export function buildProgram(io: Io = stdio): Command {
     });
 
   program
+    .command('explain')
+    .description('show what privguard would do with the stanzas in a file, and which rule decides')
+    .requiredOption('-c, --config <file>', 'policy file (YAML)')
+    .requiredOption('--component <jid>', 'the component the stanzas belong to')
+    .option('--to-server', 'the stanzas go from the component to the server')
+    .option('--to-component', 'the stanzas go from the server to the component')
+    .option('--advertised <file>', "the server's privilege advertisement(s); default: it grants what the policy grants")
+    .argument('<stanzas>', 'file with one or more stanzas (XML)')
+    .action((file: string, opts: { config: string; component: string; toServer?: boolean; toComponent?: boolean; advertised?: string }) => {
+      if (!!opts.toServer === !!opts.toComponent) {
+        io.err('privguard explain: give exactly one of --to-server or --to-component');
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      try {
+        const results = explainStanzas({
+          policyFile: opts.config,
+          component: opts.component,
+          direction: opts.toServer ? 'to-server' : 'to-component',
+          stanzaFile: file,
+          ...(opts.advertised ? { advertisedFile: opts.advertised } : {}),
+        });
+        io.out(results.map(formatExplanation).join('\n\n'));
+        process.exitCode = EXIT.ok;
+      } catch (e) {
+        process.exitCode = reportError(e, io);
+      }
+    });
+
+  program
     .command('run')
     .description('run the sidecar: accept components, connect them upstream, enforce the policy')
     .requiredOption('-c, --config <file>', 'policy file (YAML)')
@@ -87,6 +118,9 @@ export function buildProgram(io: Io = stdio): Command {
           setTimeout(() => process.exit(EXIT.ok), 50).unref();
         });
       };
+      process.on('SIGHUP', () => {
+        void sidecar.reopenAudit().then(() => log.info({ signal: 'SIGHUP' }, 'audit file reopened'));
+      });
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });

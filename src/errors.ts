@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'PG_HANDSHAKE_FAILED',
   'PG_STREAM_ERROR',
   'PG_LISTEN_FAILED',
+  'PG_AUDIT_UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

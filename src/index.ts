@@ -3,6 +3,7 @@
  * decisions here; it builds the parts and hands back a handle that owns them.
  */
 import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
 import { createAuditSink, type AuditSink } from './observe/audit.js';
 import { createLogger, type Logger } from './observe/log.js';
@@ -35,6 +36,8 @@ export interface Sidecar {
   online(): string[];
   /** A snapshot of every online session. */
   stats(): SessionStats[];
+  /** Reopen the audit file (log rotation). */
+  reopenAudit(): Promise<void>;
   /** Graceful: stop accepting, `system-shutdown` to components, close upstreams, flush audit. */
   close(): Promise<void>;
 }
@@ -42,7 +45,9 @@ export interface Sidecar {
 export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const policy = opts.policy;
   const log = opts.log ?? createLogger();
-  const audit = opts.audit ?? createAuditSink({ file: policy.policy.audit.file });
+  const auditFile = policy.policy.audit.file;
+  // Relative paths are relative to the policy file, as secret files are.
+  const audit = opts.audit ?? createAuditSink({ file: auditFile === '-' ? '-' : resolve(dirname(policy.file), auditFile) });
   const compiled = compilePolicy(policy);
   const listener = new Listener({
     policy: () => policy,
@@ -64,6 +69,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     policy,
     online: () => listener.sessions.map((s) => s.component.name),
     stats: () => listener.sessions.map((s) => s.stats()),
+    reopenAudit: () => audit.reopen(),
     close() {
       closing ??= (async () => {
         await listener.close('system-shutdown');

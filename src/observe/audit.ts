@@ -4,7 +4,8 @@
  * keys, and never carry message bodies. Writing never blocks the stanza path:
  * a sink that cannot keep up drops records and counts them.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { PrivguardError } from '../errors.js';
 
 export const AUDIT_VERDICTS = ['allowed', 'denied', 'would_deny'] as const;
 export type AuditVerdict = (typeof AUDIT_VERDICTS)[number];
@@ -28,6 +29,8 @@ export interface AuditSink {
   write(record: AuditRecord): void;
   /** Records dropped because the sink was backed up. */
   readonly dropped: number;
+  /** Close and open the file again (after log rotation moved it); no-op for stdout. */
+  reopen(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,12 +38,30 @@ export interface AuditSink {
 const MAX_BUFFERED = 8 * 1024 * 1024;
 
 export function createAuditSink({ file }: { file: string }): AuditSink {
-  const out: NodeJS.WritableStream & { writableLength: number } =
-    file === '-' ? process.stdout : createWriteStream(file, { flags: 'a' });
   let dropped = 0;
+  // Opened synchronously: a path that cannot be written is an error at start
+  // (or at reopen), not an event that fires later.
+  const open = (): NodeJS.WritableStream & { writableLength: number } => {
+    if (file === '-') return process.stdout;
+    let fd: number;
+    try {
+      fd = openSync(file, 'a');
+    } catch (e) {
+      throw new PrivguardError('PG_AUDIT_UNAVAILABLE', `cannot open the audit file ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    const stream = createWriteStream(file, { fd });
+    // A failing disk must not take the sidecar down: count what is lost.
+    stream.on('error', () => {
+      dropped++;
+    });
+    return stream;
+  };
+  const end = (s: NodeJS.WritableStream): Promise<void> =>
+    file === '-' ? Promise.resolve() : new Promise((resolve) => (s as WriteStream).end(resolve));
+  let out = open();
   return {
     write(record) {
-      if (out.writableLength > MAX_BUFFERED) {
+      if (out.writableLength > MAX_BUFFERED || ('destroyed' in out && out.destroyed === true)) {
         dropped++;
         return;
       }
@@ -49,9 +70,15 @@ export function createAuditSink({ file }: { file: string }): AuditSink {
     get dropped() {
       return dropped;
     },
+    async reopen() {
+      if (file === '-') return;
+      const old = out;
+      // New records go to the new file at once; the old stream flushes what it holds.
+      out = open();
+      await end(old);
+    },
     close() {
-      if (file === '-') return Promise.resolve();
-      return new Promise((resolve) => (out as WriteStream).end(resolve));
+      return end(out);
     },
   };
 }
@@ -63,6 +90,7 @@ export function createMemoryAuditSink(): AuditSink & { records: AuditRecord[] } 
     records,
     write: (r) => void records.push(r),
     dropped: 0,
+    reopen: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
 }

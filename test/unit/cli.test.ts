@@ -50,6 +50,70 @@ describe('privguard check', () => {
   });
 });
 
+describe('privguard explain', () => {
+  const policy = () =>
+    tempPolicy(`components:
+  pubsub.example.org:
+    secret: s
+    privileges:
+      example.org: { roster: get, presence: none, except_users: [admin] }
+`);
+  const file = (xml: string) => {
+    const f = join(mkdtempSync(join(tmpdir(), 'pg-ex-')), 'stanza.xml');
+    writeFileSync(f, xml);
+    return f;
+  };
+
+  it('prints the verdict, reason, rule and the answer privguard would send, for each stanza', async () => {
+    const r = await run([
+      'explain', '-c', policy(), '--component', 'PubSub.Example.org', '--to-server',
+      file(`<?xml version='1.0'?>
+<iq type='set' id='r1' from='pubsub.example.org' to='alice@example.org'><query xmlns='jabber:iq:roster'/></iq>
+<iq type='get' id='r2' from='pubsub.example.org' to='alice@example.org'><query xmlns='jabber:iq:roster'/></iq>`),
+    ]);
+    expect(r.code).toBe(EXIT.ok);
+    const [first, second] = r.out.trim().split('\n\n');
+    expect(first).toContain('verdict: reject');
+    expect(first).toContain('reason:  policy_denied');
+    expect(first).toContain('rule:    components.pubsub.example.org.privileges.example.org.roster = get');
+    expect(first).toContain('answers the component: <iq type="error" id="r1" from="alice@example.org"');
+    expect(second).toContain('verdict: pass');
+    expect(second).toContain('audit:   action=roster.get domain=example.org user=alice');
+  });
+
+  it('explains server → component stanzas, with the server\'s real advertisement', async () => {
+    const adv = file(`<message from='example.org' to='pubsub.example.org'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/><perm access='presence' type='roster'/></privilege></message>`);
+    const r = await run([
+      'explain', '-c', policy(), '--component', 'pubsub.example.org', '--to-component', '--advertised', adv,
+      file(`<presence from='alice@example.org/x' to='pubsub.example.org'/>`),
+    ]);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('verdict: drop');
+    expect(r.out).toContain('rule:    components.pubsub.example.org.privileges.example.org.presence = none');
+    expect(r.out).toContain('answers: nothing (dropped silently, audited)');
+  });
+
+  it('says when the server has not granted what the policy allows', async () => {
+    const adv = file(`<message from='example.org' to='pubsub.example.org'><privilege xmlns='urn:xmpp:privilege:2'/></message>`);
+    const r = await run([
+      'explain', '-c', policy(), '--component', 'pubsub.example.org', '--to-server', '--advertised', adv,
+      file(`<iq type='get' id='r2' from='pubsub.example.org' to='alice@example.org'><query xmlns='jabber:iq:roster'/></iq>`),
+    ]);
+    expect(r.out).toContain('reason:  server_denied');
+  });
+
+  it('needs exactly one direction, a known component and a readable stanza file', async () => {
+    const s = file(`<message from='pubsub.example.org' to='a@example.org'/>`);
+    expect((await run(['explain', '-c', policy(), '--component', 'pubsub.example.org', s])).code).toBe(EXIT.usage);
+    const unknown = await run(['explain', '-c', policy(), '--component', 'nope.example.org', '--to-server', s]);
+    expect(unknown.code).toBe(EXIT.failure);
+    expect(unknown.err).toContain('nope.example.org is not a component');
+    const bad = await run(['explain', '-c', policy(), '--component', 'pubsub.example.org', '--to-server', file('<a><b></a>')]);
+    expect(bad.code).toBe(EXIT.failure);
+    expect(bad.err).toContain('not-well-formed');
+  });
+});
+
 describe('usage', () => {
   it('--help exits 0 and lists the commands', async () => {
     const r = await run(['--help']);
@@ -89,9 +153,13 @@ describe('privguard run (a real process)', () => {
 
   it('listens, then shuts down on SIGTERM with exit 0', async () => {
     const port = await freePort();
-    const file = tempPolicy(`listen: { port: ${port} }\nupstream: { port: ${await freePort()} }\ncomponents:\n  c.example.org: { secret: s }\n`);
+    const file = tempPolicy(`listen: { port: ${port} }\nupstream: { port: ${await freePort()} }\naudit: { file: audit.jsonl }\ncomponents:\n  c.example.org: { secret: s }\n`);
     const io = start(file);
     await waitFor('listening log line', () => (io.err.includes('privguard listening on 127.0.0.1:' + port) ? true : undefined), 15_000);
+    // SIGHUP reopens the audit file and leaves the process running
+    child!.kill('SIGHUP');
+    await waitFor('reopen log line', () => (io.err.includes('audit file reopened') ? true : undefined), 15_000);
+    expect(io.code).toBeUndefined();
     child!.kill('SIGTERM');
     await waitFor('exit', () => (io.code !== undefined ? true : undefined), 15_000);
     expect(io.code).toBe(0);

@@ -1,0 +1,40 @@
+import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createAuditSink } from '../../../src/observe/audit.js';
+
+describe('audit file sink', () => {
+  it('appends one JSON line per record, flat, without absent keys', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'pg-audit-')), 'audit.jsonl');
+    const sink = createAuditSink({ file });
+    sink.write({ component: 'c.example.org', action: 'roster.get', verdict: 'allowed', reason: 'ok', domain: 'example.org', user: 'alice', stanza_id: 'x' });
+    await sink.close();
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const rec = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(Object.keys(rec).sort()).toEqual(['action', 'component', 'domain', 'reason', 'stanza_id', 'time', 'type', 'user', 'verdict']);
+    expect(rec.type).toBe('decision');
+    expect(rec.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it('reopens the file after rotation: old records stay in the moved file, new ones go to a new file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pg-audit-'));
+    const file = join(dir, 'audit.jsonl');
+    const sink = createAuditSink({ file });
+    sink.write({ component: 'c', action: 'a', verdict: 'denied', reason: 'before' });
+    renameSync(file, `${file}.1`);
+    await sink.reopen();
+    sink.write({ component: 'c', action: 'a', verdict: 'denied', reason: 'after' });
+    await sink.close();
+    expect(readFileSync(`${file}.1`, 'utf8')).toContain('"reason":"before"');
+    expect(readFileSync(`${file}.1`, 'utf8')).not.toContain('"reason":"after"');
+    expect(readFileSync(file, 'utf8')).toContain('"reason":"after"');
+  });
+});
+
+describe('audit file errors', () => {
+  it('says at once when the audit file cannot be opened', () => {
+    expect(() => createAuditSink({ file: '/nonexistent-dir/audit.jsonl' })).toThrow(/PG_AUDIT_UNAVAILABLE|cannot open the audit file \/nonexistent-dir\/audit.jsonl/);
+  });
+});
