@@ -111,3 +111,18 @@ describe('forgery on the server leg (threat model 6)', () => {
     expect(conn.stanzas.some((s) => s.attrs.id === 'rs' || s.attrs.id === 'self')).toBe(false);
   });
 });
+
+describe('a policy wider than the server grant', () => {
+  it('logs one warning per connect naming both sides, and the server\'s grant applies', async () => {
+    const narrow = `<message from='example.org' to='a.example.org'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='get'/></privilege></message>`;
+    stack = await startFakeStack({ fake: { afterHandshake: narrow + narrow.replace("to='a", "id='again' to='a") }, componentA: `privileges:\n  example.org: { roster: both, message: outgoing }` });
+    const raw = await RawComponent.open(stack.port, 'a.example.org');
+    await raw.waitFor((s) => s.attrs.id === 'again', 'second advertisement');
+    const warnings = stack.log.lines.filter((l) => l.level === 'warn' && l.msg.includes('more on example.org than the server does'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg).toContain('roster: policy both, server get; message: policy outgoing, server none');
+    raw.write(`<iq type='set' id='rs' from='a.example.org' to='alice@example.org'><query xmlns='jabber:iq:roster'/></iq>`);
+    const err = await errorOf(raw, 'rs');
+    expect(err.getChild('error')!.getChildText('text')).toBe('privguard: roster set not granted by the server');
+  });
+});
