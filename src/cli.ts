@@ -68,9 +68,10 @@ export function buildProgram(io: Io = stdio): Command {
     .requiredOption('--component <jid>', 'the component the stanzas belong to')
     .option('--to-server', 'the stanzas go from the component to the server')
     .option('--to-component', 'the stanzas go from the server to the component')
-    .option('--advertised <file>', "the server's privilege advertisement(s); default: it grants what the policy grants")
+    .option('--advertised <file>', "the server's privilege/delegation advertisement(s); default: it grants what the policy grants")
+    .option('--pending <file>', 'delegated IQ(s) privguard forwarded earlier, to explain the component\'s replies to them')
     .argument('<stanzas>', 'file with one or more stanzas (XML)')
-    .action((file: string, opts: { config: string; component: string; toServer?: boolean; toComponent?: boolean; advertised?: string }) => {
+    .action((file: string, opts: { config: string; component: string; toServer?: boolean; toComponent?: boolean; advertised?: string; pending?: string }) => {
       if (!!opts.toServer === !!opts.toComponent) {
         io.err('privguard explain: give exactly one of --to-server or --to-component');
         process.exitCode = EXIT.usage;
@@ -83,6 +84,7 @@ export function buildProgram(io: Io = stdio): Command {
           direction: opts.toServer ? 'to-server' : 'to-component',
           stanzaFile: file,
           ...(opts.advertised ? { advertisedFile: opts.advertised } : {}),
+          ...(opts.pending ? { pendingFile: opts.pending } : {}),
         });
         io.out(results.map(formatExplanation).join('\n\n'));
         process.exitCode = EXIT.ok;

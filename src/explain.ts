@@ -13,7 +13,8 @@ import { compilePolicy } from './policy/compile.js';
 import { assumedAdvertisement, effectiveGrant, type EffectiveGrant } from './policy/grants.js';
 import { decideInbound } from './policy/inbound.js';
 import { decideOutbound } from './policy/outbound.js';
-import { verdictText, type Verdict } from './policy/verdict.js';
+import { verdictText, type DelegatedIqTrack, type Verdict } from './policy/verdict.js';
+import { parseDelegationAdvertisement } from './protocol/delegation.js';
 import { classifyTopLevel } from './protocol/classify.js';
 import { normaliseDomain, parseJid } from './protocol/jid.js';
 import { StreamParser } from './protocol/parser.js';
@@ -28,6 +29,8 @@ export interface ExplainOptions {
   direction: Direction;
   stanzaFile: string;
   advertisedFile?: string;
+  /** Delegated requests privguard forwarded earlier (to explain the component's replies). */
+  pendingFile?: string;
 }
 
 export interface Explanation {
@@ -68,23 +71,47 @@ export function explainStanzas(opts: ExplainOptions): Explanation[] {
     throw new PrivguardError('PG_POLICY_INVALID', `${opts.component} is not a component of ${opts.policyFile} (it has: ${known})`);
   }
   const grants = new Map<string, EffectiveGrant>();
+  const delegations = new Map<string, Map<string, readonly string[]>>();
   if (opts.advertisedFile) {
     for (const el of readStanzas(opts.advertisedFile)) {
-      const adv = parseAdvertisement(el);
       const from = parseJid((el.attrs.from as string | undefined) ?? '');
-      if (!adv || !from.ok) continue;
-      grants.set(from.jid.domain, effectiveGrant(from.jid.domain, adv, component.privileges.get(from.jid.domain)).grant);
+      if (!from.ok) continue;
+      const adv = parseAdvertisement(el);
+      if (adv) grants.set(from.jid.domain, effectiveGrant(from.jid.domain, adv, component.privileges.get(from.jid.domain)).grant);
+      const deleg = parseDelegationAdvertisement(el);
+      if (deleg) {
+        const known = delegations.get(from.jid.domain) ?? new Map<string, readonly string[]>();
+        for (const [ns, attrs] of deleg.delegated) known.set(ns, attrs);
+        delegations.set(from.jid.domain, known);
+      }
     }
   } else {
     for (const [domain, p] of component.privileges) grants.set(domain, effectiveGrant(domain, assumedAdvertisement(p), p).grant);
+    for (const [domain, byNs] of component.delegations) delegations.set(domain, new Map([...byNs].map(([ns, d]) => [ns, d.attributes])));
+  }
+  const inbound = (el: Element) =>
+    decideInbound(
+      { component, grants, pendingUser: () => undefined, expiredUser: () => undefined, delegations, isDelegationPending: () => false, delegationPendingFull: false },
+      el,
+    );
+  const pending = new Map<string, DelegatedIqTrack>();
+  if (opts.pendingFile) {
+    for (const el of readStanzas(opts.pendingFile)) {
+      const v = inbound(el);
+      const t = v.action === 'pass' || v.action === 'reject' ? v.track : undefined;
+      if (t?.kind === 'delegated_iq') pending.set(t.id, t);
+    }
   }
   return readStanzas(opts.stanzaFile).map((el) => {
     let verdict: Verdict;
     if (opts.direction === 'to-server') {
       const framing = checkComponentElement(component.name, classifyTopLevel(el), el);
-      verdict = framing.action === 'reject' ? framing : decideOutbound({ component, grants, isPending: () => false, pendingFull: false }, el);
+      verdict =
+        framing.action === 'reject'
+          ? framing
+          : decideOutbound({ component, grants, isPending: () => false, pendingFull: false, delegationPending: (id) => pending.get(id) }, el);
     } else {
-      verdict = decideInbound({ component, grants, pendingUser: () => undefined, expiredUser: () => undefined }, el);
+      verdict = inbound(el);
     }
     return { stanza: serialize(el), verdict, text: verdictText(verdict) };
   });

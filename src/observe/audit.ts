@@ -20,8 +20,10 @@ export interface AuditRecord {
   reason: string;
   /** YAML path of the rule that decided, when one did. */
   rule?: string;
-  /** The payload namespace, for privileged IQs. */
+  /** The payload namespace, for privileged and delegated IQs. */
   namespace?: string;
+  /** For a delegation reply that did not match its request: which field. */
+  field?: string;
   stanza_id?: string;
 }
 

@@ -36,11 +36,22 @@ export interface CompiledPrivileges {
   users: UserScope;
 }
 
+/** One namespace the policy delegates from one server domain. */
+export interface CompiledDelegation {
+  namespace: string;
+  /** Attributes that must all be present on the IQ's first child. */
+  attributes: readonly string[];
+  /** e.g. components.pubsub.example.org.delegations.example.org.urn:xmpp:mam:2 */
+  path: string;
+}
+
 export interface CompiledComponent {
   name: string;
   path: string;
   /** Keyed by normalised server domain. */
   privileges: ReadonlyMap<string, CompiledPrivileges>;
+  /** Server domain → namespace → delegation. */
+  delegations: ReadonlyMap<string, ReadonlyMap<string, CompiledDelegation>>;
 }
 
 export interface CompiledPolicy {
@@ -114,7 +125,16 @@ function compileComponent(c: ComponentConfig): CompiledComponent {
       users: compileScope(p.users, p.except_users, dpath),
     });
   }
-  return { name: c.name, path, privileges };
+  const delegations = new Map<string, Map<string, CompiledDelegation>>();
+  for (const [domainKey, byNs] of Object.entries(c.policy.delegations)) {
+    const domain = normaliseDomain(domainKey)!;
+    const m = new Map<string, CompiledDelegation>();
+    for (const [namespace, d] of Object.entries(byNs)) {
+      m.set(namespace, { namespace, attributes: d.attributes, path: `${path}.delegations.${domainKey}.${namespace}` });
+    }
+    delegations.set(domain, m);
+  }
+  return { name: c.name, path, privileges, delegations };
 }
 
 export function compilePolicy(loaded: LoadedPolicy): CompiledPolicy {

@@ -17,6 +17,7 @@ import { NS } from '../protocol/ns.js';
 import { buildAdvertisement, hasPrivilegeElement, parseAdvertisement, privilegeChild } from '../protocol/privilege.js';
 import { iqResult } from '../protocol/stanzas.js';
 import type { CompiledComponent } from './compile.js';
+import { decideDelegatedIq, decideDelegationAdvertisement, decideNestingQuery, hasDelegationElement, isNestingQuery, type ServerDelegations } from './delegation.js';
 import { effectiveGrant, type EffectiveGrant } from './grants.js';
 import { pass, type AuditInfo, type Reason, type Rule, type Verdict } from './verdict.js';
 
@@ -27,6 +28,10 @@ export interface InboundContext {
   pendingUser(id: string): string | undefined;
   /** The same, for a privileged IQ privguard already answered with a timeout. */
   expiredUser(id: string): string | undefined;
+  /** What the server has delegated so far on this connection. */
+  delegations: ServerDelegations;
+  isDelegationPending(id: string): boolean;
+  delegationPendingFull: boolean;
 }
 
 function drop(subject: string, reason: Reason, opts: { rule?: Rule | null; detail?: string; audit?: AuditInfo; replies?: Element[] } = {}): Verdict {
@@ -43,7 +48,13 @@ function drop(subject: string, reason: Reason, opts: { rule?: Rule | null; detai
 
 export function decideInbound(ctx: InboundContext, el: Element): Verdict {
   const type = el.attrs.type as string | undefined;
+  const deleg = { component: ctx.component, server: ctx.delegations };
+  if (el.name === 'message' && hasDelegationElement(el)) return decideDelegationAdvertisement(deleg, el);
   if (el.name === 'message' && hasPrivilegeElement(el)) return decideAdvertisement(ctx, el);
+  if (el.name === 'iq' && hasDelegationElement(el)) {
+    return decideDelegatedIq({ ...deleg, isPending: ctx.isDelegationPending, pendingFull: ctx.delegationPendingFull }, el);
+  }
+  if (el.name === 'iq' && isNestingQuery(el)) return decideNestingQuery(deleg, el);
   if (el.name === 'iq') {
     const id = el.attrs.id as string | undefined;
     if (type === 'result' || type === 'error') {

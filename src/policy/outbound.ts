@@ -14,8 +14,9 @@ import { NS, PRIVILEGE_NS, RESERVED_NAMESPACE_PREFIXES, privilegeVersion } from 
 import { elementChildren, forwardedStanza, hasPrivilegeElement, privilegeChild } from '../protocol/privilege.js';
 import { stanzaError } from '../protocol/stanzas.js';
 import type { CompiledComponent, CompiledPrivileges, Rule } from './compile.js';
+import { decideDelegationReply, hasDelegationElement, isDelegationReply } from './delegation.js';
 import type { EffectiveGrant } from './grants.js';
-import { pass, verdictText, type AuditInfo, type Reason, type Verdict } from './verdict.js';
+import { pass, verdictText, type AuditInfo, type DelegatedIqTrack, type Reason, type Verdict } from './verdict.js';
 
 export interface OutboundContext {
   component: CompiledComponent;
@@ -25,6 +26,8 @@ export interface OutboundContext {
   isPending(id: string): boolean;
   /** No room for one more pending privileged IQ (limits.max_pending). */
   pendingFull: boolean;
+  /** The delegated request forwarded to the component under this wrapper id. */
+  delegationPending(id: string): DelegatedIqTrack | undefined;
 }
 
 type Condition = 'forbidden' | 'bad-request' | 'resource-constraint';
@@ -66,6 +69,10 @@ function managedUser(to: string | undefined): Jid | undefined {
 
 export function decideOutbound(ctx: OutboundContext, el: Element): Verdict {
   const type = el.attrs.type as string | undefined;
+  if (el.name === 'iq' && (type === 'result' || type === 'error') && isDelegationReply({ pending: ctx.delegationPending }, el)) {
+    return decideDelegationReply({ pending: ctx.delegationPending }, el);
+  }
+  if (hasDelegationElement(el)) return deny(ctx, el, `<${el.name}>`, 'misplaced_delegation', 'forbidden');
   if (el.name === 'iq') {
     if (privilegeChild(el, 'privileged_iq')) return decidePrivilegedIq(ctx, el);
     if (hasPrivilegeElement(el)) return deny(ctx, el, `<iq>`, 'misplaced_privilege', 'forbidden');

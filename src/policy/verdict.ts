@@ -4,6 +4,7 @@
  * `subject`, `reason`, `rule` and `detail`, through `verdictText` alone.
  */
 import type { Element } from '@xmpp/xml';
+import type { Delegated } from '../protocol/delegation.js';
 import type { StreamErrorCondition } from '../protocol/ns.js';
 import type { Rule } from './compile.js';
 import type { EffectiveGrant } from './grants.js';
@@ -35,11 +36,20 @@ export const REASON_PHRASES = {
   privilege_version: 'uses a privilege namespace the server does not speak',
   pending_full: 'refused: too many privileged requests pending',
   duplicate_id: 'reuses the id of a pending request',
-  timeout: 'got no answer from the server in time',
+  timeout: 'got no answer in time',
+  component_gone: 'was left unanswered by a component that went away',
   unmatched_response: 'answers no pending request',
   forged_advertisement: 'is not from a server domain',
   unconfigured_domain: 'is from a domain the policy does not name',
   presence_not_granted: 'not allowed',
+  not_delegated: 'is not delegated to this component',
+  missing_attribute: 'lacks an attribute the policy requires',
+  forged_delegation: 'is not from a server domain',
+  not_bare_target: 'is addressed to a full JID, which delegation never covers',
+  reply_mismatch: 'does not match the request it answers',
+  outer_error: 'was an error, which the user gets as service-unavailable',
+  misplaced_delegation: 'carries a delegation element where none may be',
+  nothing_delegated: 'delegates nothing this component may have',
 } as const;
 export type Reason = keyof typeof REASON_PHRASES;
 export const REASONS = Object.keys(REASON_PHRASES) as Reason[];
@@ -55,6 +65,8 @@ export interface AuditInfo {
   domain?: string;
   user?: string;
   namespace?: string;
+  /** For a delegation reply that does not match its request: which field. */
+  field?: string;
 }
 
 export interface Reply {
@@ -71,6 +83,21 @@ export interface PrivilegedIqTrack {
   user: string;
 }
 
+/** A delegated IQ forwarded to the component, to be answered exactly once. */
+export interface DelegatedIqTrack {
+  kind: 'delegated_iq';
+  /** The wrapper's id (the server's). */
+  id: string;
+  domain: string;
+  version: 1 | 2;
+  namespace: string;
+  /** The server's wrapper and the user's IQ inside it. */
+  request: Element;
+  inner: Element;
+}
+
+export type Track = PrivilegedIqTrack | DelegatedIqTrack;
+
 interface Base {
   reason: Reason;
   rule: Rule | null;
@@ -78,18 +105,24 @@ interface Base {
   subject: string;
   detail?: string;
   audit?: AuditInfo;
+  /** What this stanza teaches the session about the server (delegations it advertised). */
+  learn?: { domain: string; delegated: Delegated };
+  /** The pending delegated IQ this stanza settles, whatever the action. */
+  settle?: { kind: 'delegated_iq'; id: string };
 }
 
 export type Verdict =
-  | (Base & { action: 'pass'; track?: PrivilegedIqTrack })
+  | (Base & { action: 'pass'; track?: Track })
   | (Base & { action: 'rewrite'; stanza: Element; grant?: EffectiveGrant; wider?: string[] })
   | (Base & {
       action: 'reject';
       replies: Reply[];
       /** The stanza breaks the stream's rules: the stream is closed with this error. */
       streamError?: { condition: StreamErrorCondition; text: string };
+      /** In report mode the stanza goes on anyway: what to track if it does. */
+      track?: DelegatedIqTrack;
     })
-  | (Base & { action: 'drop'; replies: Reply[] });
+  | (Base & { action: 'drop'; replies: Reply[]; track?: DelegatedIqTrack });
 
 /** The one place texts are made: error `<text>`, log lines and `explain`. */
 export function verdictText(v: Pick<Verdict, 'subject' | 'reason' | 'rule' | 'detail'>): string {
@@ -98,7 +131,7 @@ export function verdictText(v: Pick<Verdict, 'subject' | 'reason' | 'rule' | 'de
   return `privguard: ${v.subject} ${REASON_PHRASES[v.reason]}${detail}${rule}`;
 }
 
-export function pass(subject: string, audit?: AuditInfo, track?: PrivilegedIqTrack): Verdict {
+export function pass(subject: string, audit?: AuditInfo, track?: Track): Verdict {
   return { action: 'pass', reason: 'ok', rule: null, subject, ...(audit ? { audit } : {}), ...(track ? { track } : {}) };
 }
 

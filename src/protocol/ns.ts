@@ -36,6 +36,22 @@ export function privilegeVersion(ns: string | undefined): PrivilegeVersion | und
   return undefined;
 }
 
+/** XEP-0355 namespaces by version (reference/specs.md §7.2); the wire format of :1 and :2 is the same. */
+export const DELEGATION_NS = { 1: 'urn:xmpp:delegation:1', 2: 'urn:xmpp:delegation:2' } as const;
+export type DelegationVersion = keyof typeof DELEGATION_NS;
+
+export function delegationVersion(ns: string | undefined): DelegationVersion | undefined {
+  if (ns === DELEGATION_NS[2]) return 2;
+  if (ns === DELEGATION_NS[1]) return 1;
+  return undefined;
+}
+
+/** XEP-0030 service discovery. */
+export const DISCO = {
+  info: 'http://jabber.org/protocol/disco#info',
+  items: 'http://jabber.org/protocol/disco#items',
+} as const;
+
 /** RFC 6120 §8.3.3: stanza error conditions privguard emits. */
 export const STANZA_ERROR_CONDITIONS = [
   'bad-request',

@@ -47,7 +47,7 @@ export function stanzaError(
   original: Element,
   type: StanzaErrorType,
   condition: StanzaErrorCondition,
-  text: string,
+  text?: string,
   by?: string,
 ): Element {
   const attrs: Record<string, string> = { type: 'error' };
@@ -58,7 +58,7 @@ export function stanzaError(
   const el = new Element(original.name, attrs);
   const err = el.c('error', by ? { type, by } : { type });
   err.c(condition, { xmlns: NS.stanzaErrors });
-  err.c('text', { xmlns: NS.stanzaErrors, 'xml:lang': 'en' }).t(text);
+  if (text) err.c('text', { xmlns: NS.stanzaErrors, 'xml:lang': 'en' }).t(text);
   return el;
 }
 

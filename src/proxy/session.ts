@@ -21,7 +21,8 @@ import type { CompiledComponent } from '../policy/compile.js';
 import type { EffectiveGrant } from '../policy/grants.js';
 import { decideInbound } from '../policy/inbound.js';
 import { decideOutbound } from '../policy/outbound.js';
-import { verdictText, type Verdict } from '../policy/verdict.js';
+import { verdictText, type DelegatedIqTrack, type Verdict } from '../policy/verdict.js';
+import { wrappedError } from '../protocol/delegation.js';
 import type { AuditRecord, AuditSink, AuditVerdict } from '../observe/audit.js';
 import type { Logger } from '../observe/log.js';
 import { PendingTable } from './pending.js';
@@ -56,6 +57,8 @@ export interface SessionStats {
   toComponentBuffered: number;
   /** Privileged IQs waiting for the server. */
   pendingPrivileged: number;
+  /** Delegated IQs waiting for the component. */
+  pendingDelegated: number;
   /** Server domains whose advertisement arrived. */
   advertised: string[];
 }
@@ -81,6 +84,9 @@ export class Session {
   #grants = new Map<string, EffectiveGrant>();
   #warnedWider = new Set<string>();
   #pending: PendingTable<PendingPrivileged>;
+  #delegPending: PendingTable<DelegatedIqTrack>;
+  /** What the server delegated on this connection: domain → namespace → attributes (additive). */
+  #delegations = new Map<string, Map<string, readonly string[]>>();
 
   constructor(opts: SessionOptions) {
     this.component = opts.component;
@@ -95,6 +101,11 @@ export class Session {
       max: opts.maxPending,
       timeoutMs: opts.pendingTimeoutMs,
       onTimeout: (_id, p) => this.#answerPending(p, 'timeout'),
+    });
+    this.#delegPending = new PendingTable({
+      max: opts.maxPending,
+      timeoutMs: opts.pendingTimeoutMs,
+      onTimeout: (_id, t) => this.#answerDelegated(t, 'timeout'),
     });
     const name = this.component.name;
 
@@ -150,6 +161,7 @@ export class Session {
       toServerBuffered: this.#server.buffered,
       toComponentBuffered: this.#client.buffered,
       pendingPrivileged: this.#pending.size,
+      pendingDelegated: this.#delegPending.size,
       advertised: [...this.#grants.keys()],
     };
   }
@@ -161,9 +173,14 @@ export class Session {
     this.#server.resume('attach');
   }
 
-  /** Close both sides cleanly; with a condition, the component gets that stream error. */
+  /**
+   * Close both sides cleanly; with a condition, the component gets that stream
+   * error. Delegated IQs the component will never answer are answered first
+   * (XEP-0355 N.B.1), while the server's stream is still there.
+   */
   close(condition?: StreamErrorCondition, text?: string): void {
     this.#beginClose();
+    this.#delegPending.drain((_id, t) => this.#answerDelegated(t, 'component_gone'));
     this.#pending.drain(() => {});
     this.#client.close(condition, text);
     this.#server.close();
@@ -209,6 +226,7 @@ export class Session {
         grants: this.#grants,
         isPending: (id) => this.#pending.has(id),
         pendingFull: this.#pending.full,
+        delegationPending: (id) => this.#delegPending.get(id),
       },
       el,
     );
@@ -216,9 +234,10 @@ export class Session {
   }
 
   #applyOutbound(v: Verdict, el: Element): void {
+    if (v.settle) this.#delegPending.take(v.settle.id);
     switch (v.action) {
       case 'pass':
-        if (v.track && !this.#pending.add(v.track.id, { request: el, user: v.track.user, domain: v.track.domain })) {
+        if (v.track?.kind === 'privileged_iq' && !this.#pending.add(v.track.id, { request: el, user: v.track.user, domain: v.track.domain })) {
           // Cannot happen after the decision checked both; never forward untracked.
           this.#relay(this.#client, this.#server, serialize(stanzaError(el, 'wait', 'resource-constraint', 'privguard: too many pending requests', this.component.name)));
           return;
@@ -238,6 +257,7 @@ export class Session {
         for (const r of v.replies) this.#send(r.to, r.stanza);
         return;
       case 'rewrite':
+        if (v.audit) this.#record(v, el, 'allowed');
         this.#relay(this.#server, this.#client, serialize(v.stanza));
         return;
     }
@@ -264,6 +284,9 @@ export class Session {
         grants: this.#grants,
         pendingUser: (id) => this.#pending.get(id)?.user,
         expiredUser: (id) => this.#pending.expired(id)?.user,
+        delegations: this.#delegations,
+        isDelegationPending: (id) => this.#delegPending.has(id),
+        delegationPendingFull: this.#delegPending.full,
       },
       el,
     );
@@ -271,10 +294,16 @@ export class Session {
   }
 
   #applyInbound(v: Verdict, el: Element): void {
+    if (v.learn) {
+      const known = this.#delegations.get(v.learn.domain) ?? new Map<string, readonly string[]>();
+      for (const [ns, attrs] of v.learn.delegated) known.set(ns, attrs);
+      this.#delegations.set(v.learn.domain, known);
+    }
     switch (v.action) {
       case 'pass': {
         const id = el.attrs.id as string | undefined;
         if (el.name === 'iq' && id !== undefined && (el.attrs.type === 'result' || el.attrs.type === 'error')) this.#pending.take(id);
+        if (v.track?.kind === 'delegated_iq' && !this.#trackDelegated(v.track)) return;
         if (v.audit) this.#record(v, el, 'allowed');
         this.#relay(this.#client, this.#server, serialize(el));
         return;
@@ -290,6 +319,7 @@ export class Session {
       case 'drop':
       case 'reject':
         if (this.#mode === 'report') {
+          if (v.track && !this.#trackDelegated(v.track)) return;
           this.#record(v, el, 'would_deny');
           this.#relay(this.#client, this.#server, serialize(el));
           return;
@@ -298,6 +328,29 @@ export class Session {
         for (const r of v.replies) this.#send(r.to, r.stanza);
         return;
     }
+  }
+
+  /** Remember a delegated IQ going to the component; if there is no room, answer it now. */
+  #trackDelegated(t: DelegatedIqTrack): boolean {
+    if (this.#delegPending.add(t.id, t)) return true;
+    this.#relay(this.#server, this.#client, serialize(wrappedError(t.request, t.inner, t.version, 'resource-constraint')));
+    return false;
+  }
+
+  /** Answer a delegated IQ in the component's place: the user gets service-unavailable. */
+  #answerDelegated(t: DelegatedIqTrack, reason: 'timeout' | 'component_gone'): void {
+    const from = t.inner.attrs.from as string | undefined;
+    this.#audit.write({
+      component: this.component.name,
+      domain: t.domain,
+      ...(from !== undefined ? { user: from.split('/')[0]! } : {}),
+      action: 'delegation.forward',
+      verdict: 'denied',
+      reason: reason === 'timeout' ? 'timeout' : 'component_gone',
+      namespace: t.namespace,
+      stanza_id: t.id,
+    });
+    if (this.#server.state === 'open') this.#server.write(serialize(wrappedError(t.request, t.inner, t.version, 'service-unavailable')));
   }
 
   #warnWider(domain: string, wider: string[]): void {
@@ -346,6 +399,7 @@ export class Session {
       reason: v.reason,
       ...(v.rule ? { rule: v.rule.path } : {}),
       ...(a?.namespace !== undefined ? { namespace: a.namespace } : {}),
+      ...(a?.field !== undefined ? { field: a.field } : {}),
       ...(id !== undefined ? { stanza_id: id } : {}),
     };
     this.#audit.write(record);

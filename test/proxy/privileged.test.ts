@@ -36,7 +36,7 @@ describe('pending privileged IQs', () => {
     expect(err.attrs).toMatchObject({ from: 'alice@example.org', to: 'a.example.org' });
     expect(err.getChild('error')!.attrs.type).toBe('wait');
     expect(err.getChild('error')!.getChild('remote-server-timeout')).toBeDefined();
-    expect(err.getChild('error')!.getChildText('text')).toBe('privguard: privileged iq got no answer from the server in time');
+    expect(err.getChild('error')!.getChildText('text')).toBe('privguard: privileged iq got no answer in time');
     // The server answers after all: the component must not get a second answer.
     conn.send(`<iq type='error' id='slow' from='alice@example.org' to='a.example.org'><error type='cancel'><internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`);
     conn.send(`<message from='example.org' to='a.example.org' id='after'/>`);

@@ -5,6 +5,7 @@ import { compilePolicy, type CompiledComponent } from '../../../src/policy/compi
 import { effectiveGrant, type EffectiveGrant } from '../../../src/policy/grants.js';
 import type { InboundContext } from '../../../src/policy/inbound.js';
 import type { OutboundContext } from '../../../src/policy/outbound.js';
+import type { DelegatedIqTrack } from '../../../src/policy/verdict.js';
 import { StreamParser } from '../../../src/protocol/parser.js';
 import { parseAdvertisement } from '../../../src/protocol/privilege.js';
 
@@ -43,6 +44,9 @@ export interface Ctx {
   grants: Map<string, EffectiveGrant>;
   pending: Map<string, string>;
   expired: Map<string, string>;
+  /** What the server delegated: domain → namespace → attributes. */
+  delegations: Map<string, Map<string, readonly string[]>>;
+  delegPending: Map<string, DelegatedIqTrack>;
   out: OutboundContext;
   in: InboundContext;
 }
@@ -59,13 +63,25 @@ export function context(privileges: string, ...advertisements: string[]): Ctx {
   }
   const pending = new Map<string, string>();
   const expired = new Map<string, string>();
+  const delegations = new Map<string, Map<string, readonly string[]>>();
+  const delegPending = new Map<string, DelegatedIqTrack>();
   const ctx: Ctx = {
     component,
     grants,
     pending,
     expired,
-    out: { component, grants, isPending: (id) => pending.has(id), pendingFull: false },
-    in: { component, grants, pendingUser: (id) => pending.get(id), expiredUser: (id) => expired.get(id) },
+    delegations,
+    delegPending,
+    out: { component, grants, isPending: (id) => pending.has(id), pendingFull: false, delegationPending: (id) => delegPending.get(id) },
+    in: {
+      component,
+      grants,
+      pendingUser: (id) => pending.get(id),
+      expiredUser: (id) => expired.get(id),
+      delegations,
+      isDelegationPending: (id) => delegPending.has(id),
+      delegationPendingFull: false,
+    },
   };
   return ctx;
 }
