@@ -78,7 +78,7 @@ export function decideDelegationAdvertisement(ctx: DelegationContext, el: Elemen
 // ── delegated IQs (S3) ───────────────────────────────────────────────────
 
 export interface DelegatedIqContext extends DelegationContext {
-  isPending(id: string): boolean;
+  isPending: (id: string) => boolean;
   pendingFull: boolean;
 }
 
@@ -193,7 +193,7 @@ export function decideNestingQuery(ctx: DelegationContext, el: Element): Verdict
 
 export interface ReplyContext {
   /** The delegated request forwarded under this wrapper id, if still pending. */
-  pending(id: string): DelegatedIqTrack | undefined;
+  pending: (id: string) => DelegatedIqTrack | undefined;
 }
 
 function sameJid(a: Jid, b: Jid): boolean {

@@ -25,12 +25,12 @@ export interface InboundContext {
   component: CompiledComponent;
   grants: ReadonlyMap<string, EffectiveGrant>;
   /** The managed user's bare JID a pending privileged IQ with this id was sent to. */
-  pendingUser(id: string): string | undefined;
+  pendingUser: (id: string) => string | undefined;
   /** The same, for a privileged IQ privguard already answered with a timeout. */
-  expiredUser(id: string): string | undefined;
+  expiredUser: (id: string) => string | undefined;
   /** What the server has delegated so far on this connection. */
   delegations: ServerDelegations;
-  isDelegationPending(id: string): boolean;
+  isDelegationPending: (id: string) => boolean;
   delegationPendingFull: boolean;
 }
 

@@ -23,11 +23,11 @@ export interface OutboundContext {
   /** Effective grants of the server domains that have advertised. */
   grants: ReadonlyMap<string, EffectiveGrant>;
   /** Ids of privileged IQs still waiting for the server. */
-  isPending(id: string): boolean;
+  isPending: (id: string) => boolean;
   /** No room for one more pending privileged IQ (limits.max_pending). */
   pendingFull: boolean;
   /** The delegated request forwarded to the component under this wrapper id. */
-  delegationPending(id: string): DelegatedIqTrack | undefined;
+  delegationPending: (id: string) => DelegatedIqTrack | undefined;
 }
 
 type Condition = 'forbidden' | 'bad-request' | 'resource-constraint';
