@@ -80,7 +80,7 @@ describe('XEP-0355 through privguard (real Prosody delegates MAM with node and p
     const adv = comp.stanzas.filter((el) => el.is('message') && el.getChild('delegation', DELEG) !== undefined);
     expect(adv).toHaveLength(1);
     const delegated = adv[0]!.getChild('delegation', DELEG)!.getChildren('delegated');
-    expect(delegated.map((d) => [d.attrs.namespace, d.getChildren('attribute').map((a) => a.attrs.name)])).toEqual([[MAM, ['node']]]);
+    expect(delegated.map((d) => [String(d.attrs.namespace), d.getChildren('attribute').map((a) => String(a.attrs.name))])).toEqual([[MAM, ['node']]]);
   });
 
   it('the server\'s disco nesting queries reach the component for MAM only; pubsub ones get item-not-found', async () => {
