@@ -42,6 +42,8 @@ const UserGlob = z
 const always = { when: () => true } as const;
 
 const isReservedNs = (ns: string) => RESERVED_NAMESPACE_PREFIXES.some((p) => ns.startsWith(p));
+/** XEP-0355 §7.2.4/§7.2.5: the two special namespaces that may be delegated. */
+const SPECIAL_DELEGATION = /^urn:xmpp:delegation:[12]:bare:disco#(info|items):\*$/;
 
 const Privileges = z
   .strictObject({
@@ -87,7 +89,7 @@ const Delegation = z.strictObject({
 
 const Delegations = z.record(z.string().min(1), Delegation).superRefine((d, ctx) => {
   for (const ns of Object.keys(isObject(d) ? d : {})) {
-    if (isReservedNs(ns)) {
+    if (isReservedNs(ns) && !SPECIAL_DELEGATION.test(ns)) {
       ctx.addIssue({
         code: 'custom',
         path: [ns],

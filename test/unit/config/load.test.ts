@@ -159,6 +159,12 @@ describe('loadPolicyText: every error names path, line:column and what is allowe
     expect(i.line).toBe(6);
   });
 
+  it('accepts the special disco namespaces XEP-0355 §7.2.4/§7.2.5 define for delegation', () => {
+    expect(() =>
+      loadPolicyText(`${MINIMAL}    delegations:\n      example.org:\n        "urn:xmpp:delegation:2:bare:disco#info:*": {}\n        "urn:xmpp:delegation:2:bare:disco#items:*": {}\n`, 'p.yaml', {}),
+    ).not.toThrow();
+  });
+
   it('a component name that is not a domain', () => {
     expect(only('components:\n  "alice@example.org":\n    secret: s\n').message).toContain('is not a valid component name');
   });

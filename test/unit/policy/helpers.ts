@@ -53,7 +53,15 @@ export interface Ctx {
 
 /** A context as a session has it after the server's advertisement(s) (none: not advertised yet). */
 export function context(privileges: string, ...advertisements: string[]): Ctx {
-  const component = compiled(privileges);
+  return contextFor(compiled(privileges), ...advertisements);
+}
+
+/** A context for a component compiled from a whole policy text. */
+export function contextForPolicy(policyText: string, name = C, ...advertisements: string[]): Ctx {
+  return contextFor(compilePolicy(loadPolicyText(policyText, 'unit.yaml', {})).components.get(name)!, ...advertisements);
+}
+
+export function contextFor(component: CompiledComponent, ...advertisements: string[]): Ctx {
   const grants = new Map<string, EffectiveGrant>();
   for (const adv of advertisements) {
     const el = stanza(adv);
