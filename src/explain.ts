@@ -109,7 +109,7 @@ export function explainStanzas(opts: ExplainOptions): Explanation[] {
       verdict =
         framing.action === 'reject'
           ? framing
-          : decideOutbound({ component, grants, isPending: () => false, pendingFull: false, delegationPending: (id) => pending.get(id) }, el);
+          : decideOutbound({ component, grants, isPending: () => false, pendingFull: false, delegationPending: (id) => pending.get(id), delegationClosed: () => false }, el);
     } else {
       verdict = inbound(el);
     }

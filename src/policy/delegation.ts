@@ -140,17 +140,17 @@ export function decideDelegatedIq(ctx: DelegatedIqContext, el: Element): Verdict
   audit.namespace = keys[0];
   const id = el.attrs.id as string | undefined;
   if (id === undefined) return badRequest('the iq needs an id');
-  const innerTo = inner.attrs.to as string | undefined;
-  if (innerTo !== undefined) {
-    const t = parseJid(innerTo);
-    if (t.ok && t.jid.resource !== '') return refuse(subject, 'not_bare_target', el, inner, fwd.version, { audit });
-  }
   let found: (CompiledDelegation & { required: string[] }) | undefined;
   for (const k of keys) {
     found = effectiveDelegation(ctx, domain!, k);
     if (found) break;
   }
   const track: DelegatedIqTrack = { kind: 'delegated_iq', id, domain: domain!, version: fwd.version, namespace: found?.namespace ?? keys[0] ?? '', request: el, inner };
+  const innerTo = inner.attrs.to as string | undefined;
+  if (innerTo !== undefined) {
+    const t = parseJid(innerTo);
+    if (t.ok && t.jid.resource !== '') return refuse(subject, 'not_bare_target', el, inner, fwd.version, { audit, track });
+  }
   if (!found) {
     const policy = ctx.component.delegations.get(domain!);
     const inPolicy = keys.some((k) => policy?.has(k));
@@ -165,7 +165,7 @@ export function decideDelegatedIq(ctx: DelegatedIqContext, el: Element): Verdict
     return refuse(subject, 'missing_attribute', el, inner, fwd.version, { rule, detail: missing.join(', '), audit, track });
   }
   if (ctx.isPending(id)) return refuse(subject, 'duplicate_id', el, inner, fwd.version, { audit });
-  if (ctx.pendingFull) return refuse(subject, 'pending_full', el, inner, fwd.version, { audit, condition: 'resource-constraint' });
+  if (ctx.pendingFull) return refuse(subject, 'pending_full', el, inner, fwd.version, { audit, track, condition: 'resource-constraint' });
   return pass(subject, audit, track);
 }
 
@@ -194,6 +194,8 @@ export function decideNestingQuery(ctx: DelegationContext, el: Element): Verdict
 export interface ReplyContext {
   /** The delegated request forwarded under this wrapper id, if still pending. */
   pending: (id: string) => DelegatedIqTrack | undefined;
+  /** True for a wrapper id that was pending recently (answered or timed out). */
+  wasPending: (id: string) => boolean;
 }
 
 function sameJid(a: Jid, b: Jid): boolean {
@@ -203,7 +205,7 @@ function sameJid(a: Jid, b: Jid): boolean {
 /** Whether this result/error from the component answers (or pretends to answer) a delegated request. */
 export function isDelegationReply(ctx: ReplyContext, el: Element): boolean {
   const id = el.attrs.id as string | undefined;
-  return delegationChild(el) !== undefined || (id !== undefined && ctx.pending(id) !== undefined);
+  return delegationChild(el) !== undefined || (id !== undefined && (ctx.pending(id) !== undefined || ctx.wasPending(id)));
 }
 
 export function decideDelegationReply(ctx: ReplyContext, el: Element): Verdict {

@@ -28,6 +28,8 @@ export interface OutboundContext {
   pendingFull: boolean;
   /** The delegated request forwarded to the component under this wrapper id. */
   delegationPending: (id: string) => DelegatedIqTrack | undefined;
+  /** A wrapper id that was pending recently (its answer has been given). */
+  delegationClosed: (id: string) => boolean;
 }
 
 type Condition = 'forbidden' | 'bad-request' | 'resource-constraint';
@@ -69,8 +71,9 @@ function managedUser(to: string | undefined): Jid | undefined {
 
 export function decideOutbound(ctx: OutboundContext, el: Element): Verdict {
   const type = el.attrs.type as string | undefined;
-  if (el.name === 'iq' && (type === 'result' || type === 'error') && isDelegationReply({ pending: ctx.delegationPending }, el)) {
-    return decideDelegationReply({ pending: ctx.delegationPending }, el);
+  const replies = { pending: ctx.delegationPending, wasPending: ctx.delegationClosed };
+  if (el.name === 'iq' && (type === 'result' || type === 'error') && isDelegationReply(replies, el)) {
+    return decideDelegationReply(replies, el);
   }
   if (hasDelegationElement(el)) return deny(ctx, el, `<${el.name}>`, 'misplaced_delegation', 'forbidden');
   if (el.name === 'iq') {

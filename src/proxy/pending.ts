@@ -2,8 +2,9 @@
  * A bounded table of requests waiting for an answer, each with a deadline.
  * Every entry leaves exactly once: taken by its answer, expired by its
  * deadline, or drained on shutdown/disconnect; the owner's callback answers it.
- * Recently expired keys are remembered (bounded) so a late answer can be
- * recognised and dropped instead of reaching the requester a second time.
+ * Recently closed keys (answered or expired) are remembered, bounded, so a
+ * late or second answer can be recognised and dropped instead of reaching the
+ * requester again.
  */
 
 export interface PendingOptions<V> {
@@ -15,6 +16,7 @@ export interface PendingOptions<V> {
 export class PendingTable<V> {
   #entries = new Map<string, { value: V; timer: NodeJS.Timeout }>();
   #expired = new Map<string, V>();
+  #closed = new Set<string>();
   #opts: PendingOptions<V>;
 
   constructor(opts: PendingOptions<V>) {
@@ -42,6 +44,11 @@ export class PendingTable<V> {
     return this.#expired.get(key);
   }
 
+  /** True for a key that was pending recently and is no longer (answered, expired or drained). */
+  closed(key: string): boolean {
+    return this.#closed.has(key);
+  }
+
   /** Returns false (and adds nothing) when full or when the key is already pending. */
   add(key: string, value: V): boolean {
     if (this.full || this.#entries.has(key)) return false;
@@ -53,6 +60,7 @@ export class PendingTable<V> {
     timer.unref();
     this.#entries.set(key, { value, timer });
     this.#expired.delete(key);
+    this.#closed.delete(key);
     return true;
   }
 
@@ -61,6 +69,7 @@ export class PendingTable<V> {
     if (!e) return undefined;
     clearTimeout(e.timer);
     this.#entries.delete(key);
+    this.#markClosed(key);
     return e.value;
   }
 
@@ -70,11 +79,26 @@ export class PendingTable<V> {
     this.#entries.clear();
     for (const [key, e] of all) {
       clearTimeout(e.timer);
+      this.#markClosed(key);
       each(key, e.value);
     }
   }
 
+  /** Record a key as answered without it ever being pending (answered at once). */
+  markAnswered(key: string): void {
+    if (!this.#entries.has(key)) this.#markClosed(key);
+  }
+
+  #markClosed(key: string): void {
+    this.#closed.add(key);
+    if (this.#closed.size > this.#opts.max) {
+      const oldest = this.#closed.values().next().value;
+      if (oldest !== undefined) this.#closed.delete(oldest);
+    }
+  }
+
   #remember(key: string, value: V): void {
+    this.#markClosed(key);
     this.#expired.set(key, value);
     if (this.#expired.size > this.#opts.max) {
       const oldest = this.#expired.keys().next().value;

@@ -227,6 +227,7 @@ export class Session {
         isPending: (id) => this.#pending.has(id),
         pendingFull: this.#pending.full,
         delegationPending: (id) => this.#delegPending.get(id),
+        delegationClosed: (id) => this.#delegPending.closed(id),
       },
       el,
     );
@@ -325,6 +326,8 @@ export class Session {
           return;
         }
         this.#record(v, el, 'denied');
+        // Answered here: a reply the component sends for it later is no reply.
+        if (v.track) this.#delegPending.markAnswered(v.track.id);
         for (const r of v.replies) this.#send(r.to, r.stanza);
         return;
     }

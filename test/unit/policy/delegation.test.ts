@@ -94,7 +94,7 @@ describe('delegated IQs (XEP-0355 §4.3)', () => {
     expect(v).toMatchObject({
       action: 'pass',
       audit: { action: 'delegation.forward', domain: 'example.test', user: 'alice', namespace: MAM },
-      track: { kind: 'delegated_iq', id: req!.attrs.id, domain: 'example.test', version: 2, namespace: MAM },
+      track: { kind: 'delegated_iq', id: String(req!.attrs.id), domain: 'example.test', version: 2, namespace: MAM },
     });
   });
 

@@ -80,7 +80,7 @@ export function contextFor(component: CompiledComponent, ...advertisements: stri
     expired,
     delegations,
     delegPending,
-    out: { component, grants, isPending: (id) => pending.has(id), pendingFull: false, delegationPending: (id) => delegPending.get(id) },
+    out: { component, grants, isPending: (id) => pending.has(id), pendingFull: false, delegationPending: (id) => delegPending.get(id), delegationClosed: () => false },
     in: {
       component,
       grants,
