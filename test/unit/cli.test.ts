@@ -102,6 +102,28 @@ describe('privguard explain', () => {
     expect(r.out).toContain('reason:  server_denied');
   });
 
+  it('explains delegated IQs, and replies against the request they answer (--pending)', async () => {
+    const pol = tempPolicy(`components:
+  pubsub.example.org:
+    secret: s
+    delegations:
+      example.org: { "urn:xmpp:mam:2": { attributes: [node] } }
+`);
+    const request = file(
+      `<iq to='pubsub.example.org' id='W1' type='set' from='example.org'><delegation xmlns='urn:xmpp:delegation:2'><forwarded xmlns='urn:xmpp:forward:0'><iq xmlns='jabber:client' from='alice@example.org/r' type='set' id='m1'><query xmlns='urn:xmpp:mam:2' node='n'/></iq></forwarded></delegation></iq>`,
+    );
+    const down = await run(['explain', '-c', pol, '--component', 'pubsub.example.org', '--to-component', request]);
+    expect(down.out).toContain('verdict: pass');
+    expect(down.out).toContain('audit:   action=delegation.forward domain=example.org user=alice namespace=urn:xmpp:mam:2');
+    const badReply = file(
+      `<iq type='result' id='W1' from='pubsub.example.org' to='example.org'><delegation xmlns='urn:xmpp:delegation:2'><forwarded xmlns='urn:xmpp:forward:0'><iq xmlns='jabber:client' type='result' id='other' to='alice@example.org/r'/></forwarded></delegation></iq>`,
+    );
+    const up = await run(['explain', '-c', pol, '--component', 'pubsub.example.org', '--to-server', '--pending', request, badReply]);
+    expect(up.out).toContain('reason:  reply_mismatch');
+    expect(up.out).toContain('text:    privguard: delegation reply does not match the request it answers (id)');
+    expect(up.out).toContain('answers the server: <iq type="result" id="W1"');
+  });
+
   it('needs exactly one direction, a known component and a readable stanza file', async () => {
     const s = file(`<message from='pubsub.example.org' to='a@example.org'/>`);
     expect((await run(['explain', '-c', policy(), '--component', 'pubsub.example.org', s])).code).toBe(EXIT.usage);
