@@ -22,6 +22,9 @@ import { waitFor } from '../test/e2e/harness/wait.js';
 const PRIV = 'urn:xmpp:privilege:2';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const SECRET = 'demo-component-secret';
+const DELEG = 'urn:xmpp:delegation:2';
+const MAM = 'urn:xmpp:mam:2';
+const PUBSUB = 'http://jabber.org/protocol/pubsub';
 
 interface Row {
   action: string;
@@ -84,8 +87,13 @@ async function main(): Promise<number> {
         iq: { 'jabber:iq:private': 'both', 'vcard-temp': 'get' },
       },
     },
+    delegations: {
+      [MAM]: { jid: 'pubsub.example.test', filtering: ['node'] },
+      [PUBSUB]: { jid: 'pubsub.example.test' },
+    },
   });
-  say(`• Prosody 0.12 (throwaway, ${prosody.dir}) ready in ${prosody.readyAfterMs} ms. It grants pubsub.example.test every privilege.`);
+  say(`• Prosody 0.12 (throwaway, ${prosody.dir}) ready in ${prosody.readyAfterMs} ms. It grants pubsub.example.test every privilege`);
+  say('  and delegates MAM (with node) and pubsub to it.');
 
   const port = await freePort();
   const policyFile = join(dir, 'policy.yaml');
@@ -108,6 +116,9 @@ components:
         presence: managed_entity
         iq: { "jabber:iq:private": get }         # private XML storage, read only
         users: ["alice", "bob"]                  # on behalf of alice and bob only
+    delegations:
+      example.test:
+        "${MAM}": { attributes: [node] }         # MAM queries with a node go to the component; pubsub does not
   plain.example.test:
     secret: ${SECRET}
     upstream_secret: s3cr3t
@@ -124,6 +135,14 @@ components:
   try {
     const comp = await connectComponent(stack, 'pubsub.example.test', SECRET);
     comp.entity.iqCallee.get('urn:xmpp:ping', 'ping', () => ({}));
+    // The component serves delegated MAM queries with an empty, complete result.
+    comp.entity.iqCallee.set(DELEG, 'delegation', ({ element }) => {
+      const inner = element.getChild('forwarded', 'urn:xmpp:forward:0')?.getChild('iq');
+      if (!inner) return new Promise(() => {});
+      const attrs: Record<string, string> = { xmlns: 'jabber:client', type: 'result', id: String(inner.attrs.id), to: String(inner.attrs.from) };
+      if (inner.attrs.to !== undefined) attrs.from = String(inner.attrs.to);
+      return xml('delegation', { xmlns: DELEG }, xml('forwarded', { xmlns: 'urn:xmpp:forward:0' }, xml('iq', attrs, xml('fin', { xmlns: MAM, complete: 'true' }))));
+    });
     const adv = await waitStanza(comp.stanzas, (s) => s.is('message') && s.getChild('privilege', PRIV) !== undefined, 'advertisement');
     const perms = adv
       .getChild('privilege', PRIV)!
@@ -186,6 +205,14 @@ components:
       await waitFor('carol marker', () => comp.stanzas.find((s) => s.attrs.id === 'carol-marker'));
       return comp.stanzas.some((s) => s.is('presence') && String(s.attrs.from).startsWith('carol@')) ? 'received' : 'filtered';
     });
+
+    await outcome('alice\'s MAM query with node (delegated)', 'answered', () =>
+      iqOutcome(alice, xml('iq', { type: 'set', id: 'mam1' }, xml('query', { xmlns: MAM, queryid: 'q1', node: 'urn:xmpp:microblog:0' }))),
+    );
+
+    await outcome('alice\'s pubsub request (the policy does not delegate pubsub)', 'denied: service-unavailable', () =>
+      iqOutcome(alice, xml('iq', { type: 'get', to: 'alice@example.test', id: 'ps1' }, xml('pubsub', { xmlns: PUBSUB }, xml('items', { node: 'x' })))),
+    );
 
     await outcome('plain.example.test sends a message "from" bob@example.test', 'denied: invalid-from', async () => {
       const raw = await RawComponent.open(port, 'plain.example.test', SECRET);

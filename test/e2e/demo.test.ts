@@ -15,6 +15,8 @@ describe('npm run demo', () => {
       ["privileged IQ: read alice's vCard", 'denied: forbidden'],
       ['presence: alice comes online again', 'received'],
       ['presence: carol (not in users) comes online', 'filtered'],
+      ["alice's MAM query with node (delegated)", 'answered'],
+      ["alice's pubsub request (the policy does not delegate pubsub)", 'denied: service-unavailable'],
       ['plain.example.test sends a message "from" bob@example.test', 'denied: invalid-from'],
     ] as const) {
       expect(r.stdout).toMatch(row(action, outcome));
