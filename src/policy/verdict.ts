@@ -38,6 +38,7 @@ export const REASON_PHRASES = {
   duplicate_id: 'reuses the id of a pending request',
   timeout: 'got no answer in time',
   component_gone: 'was left unanswered by a component that went away',
+  delegation_removed: 'lost its delegation when the policy was reloaded',
   unmatched_response: 'answers no pending request',
   forged_advertisement: 'is not from a server domain',
   unconfigured_domain: 'is from a domain the policy does not name',

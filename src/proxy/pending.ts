@@ -73,6 +73,10 @@ export class PendingTable<V> {
     return e.value;
   }
 
+  forEach(each: (key: string, value: V) => void): void {
+    for (const [key, e] of this.#entries) each(key, e.value);
+  }
+
   /** Remove every entry, handing each to `each` (disconnect, shutdown). */
   drain(each: (key: string, value: V) => void): void {
     const all = [...this.#entries];

@@ -19,6 +19,7 @@ import { stanzaError } from '../protocol/stanzas.js';
 import { checkComponentElement } from '../policy/addressing.js';
 import type { CompiledComponent } from '../policy/compile.js';
 import type { EffectiveGrant } from '../policy/grants.js';
+import { effectiveDelegation } from '../policy/delegation.js';
 import { decideInbound } from '../policy/inbound.js';
 import { decideOutbound } from '../policy/outbound.js';
 import { verdictText, type DelegatedIqTrack, type Verdict } from '../policy/verdict.js';
@@ -164,6 +165,24 @@ export class Session {
       pendingDelegated: this.#delegPending.size,
       advertised: [...this.#grants.keys()],
     };
+  }
+
+  /**
+   * Take a new compiled policy for this component (hot reload). Delegated IQs
+   * pending under a delegation the new policy no longer has are answered now
+   * (service-unavailable), exactly once; the rest wait on.
+   */
+  applyPolicy(compiled: CompiledComponent): void {
+    this.#compiled = compiled;
+    const ctx = { component: compiled, server: this.#delegations };
+    const gone: DelegatedIqTrack[] = [];
+    this.#delegPending.forEach((_id, t) => {
+      if (!effectiveDelegation(ctx, t.domain, t.namespace)) gone.push(t);
+    });
+    for (const t of gone) {
+      this.#delegPending.take(t.id);
+      this.#answerDelegated(t, 'delegation_removed');
+    }
   }
 
   /** Deliver what arrived before the session existed (server first: its advertisements), then let both sides flow. */
@@ -341,7 +360,7 @@ export class Session {
   }
 
   /** Answer a delegated IQ in the component's place: the user gets service-unavailable. */
-  #answerDelegated(t: DelegatedIqTrack, reason: 'timeout' | 'component_gone'): void {
+  #answerDelegated(t: DelegatedIqTrack, reason: 'timeout' | 'component_gone' | 'delegation_removed'): void {
     const from = t.inner.attrs.from as string | undefined;
     this.#audit.write({
       component: this.component.name,
@@ -349,7 +368,7 @@ export class Session {
       ...(from !== undefined ? { user: from.split('/')[0]! } : {}),
       action: 'delegation.forward',
       verdict: 'denied',
-      reason: reason === 'timeout' ? 'timeout' : 'component_gone',
+      reason,
       namespace: t.namespace,
       stanza_id: t.id,
     });

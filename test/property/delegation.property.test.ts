@@ -157,3 +157,28 @@ describe('delegated IQ properties', () => {
     );
   });
 });
+
+describe('a reload that removes a delegation', () => {
+  it('answers the IQs pending under it at once, exactly once, and keeps the others', () => {
+    const { s, client, server } = session();
+    server.handlers.onStanza(request(0, true));
+    server.handlers.onStanza(request(1, true));
+    expect(client.written.filter((w) => w.attrs.id === 'W0' || w.attrs.id === 'W1')).toHaveLength(2);
+    const without = compilePolicy(loadPolicyText('components:\n  pubsub.example.test: { secret: s }\n', 'p.yaml', {})).components.get('pubsub.example.test')!;
+    s.applyPolicy(without);
+    for (const id of ['W0', 'W1']) {
+      const answers = server.written.filter((w) => w.attrs.id === id);
+      expect(answers).toHaveLength(1);
+      expect(answers[0]!.getChild('delegation')!.getChild('forwarded')!.getChild('iq')!.getChild('error')!.getChild('service-unavailable')).toBeDefined();
+    }
+    // the component's reply afterwards does not reach the server
+    client.handlers.onStanza(reply(0, 'valid'));
+    expect(server.written.filter((w) => w.attrs.id === 'W0')).toHaveLength(1);
+    expect(s.stats().pendingDelegated).toBe(0);
+    // an unchanged policy leaves a pending IQ alone
+    const again = session();
+    again.server.handlers.onStanza(request(0, true));
+    again.s.applyPolicy(compiled.components.get('pubsub.example.test')!);
+    expect(again.s.stats().pendingDelegated).toBe(1);
+  });
+});
