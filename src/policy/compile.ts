@@ -45,9 +45,13 @@ export interface CompiledDelegation {
   path: string;
 }
 
+export type Speaks = 'auto' | 1 | 2;
+
 export interface CompiledComponent {
   name: string;
   path: string;
+  /** Namespace versions towards the component (`auto`: as the server). */
+  speaks: { privilege: Speaks; delegation: Speaks };
   /** Keyed by normalised server domain. */
   privileges: ReadonlyMap<string, CompiledPrivileges>;
   /** Server domain → namespace → delegation. */
@@ -134,7 +138,9 @@ function compileComponent(c: ComponentConfig): CompiledComponent {
     }
     delegations.set(domain, m);
   }
-  return { name: c.name, path, privileges, delegations };
+  const speak = (v: 'auto' | 1 | 2 | '1' | '2'): Speaks => (v === 'auto' ? 'auto' : v === 1 || v === '1' ? 1 : 2);
+  const speaks = { privilege: speak(c.policy.speaks.privilege), delegation: speak(c.policy.speaks.delegation) };
+  return { name: c.name, path, speaks, privileges, delegations };
 }
 
 export function compilePolicy(loaded: LoadedPolicy): CompiledPolicy {

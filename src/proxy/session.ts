@@ -24,6 +24,8 @@ import { decideInbound } from '../policy/inbound.js';
 import { decideOutbound } from '../policy/outbound.js';
 import { verdictText, type DelegatedIqTrack, type Verdict } from '../policy/verdict.js';
 import { wrappedError } from '../protocol/delegation.js';
+import { parseJid } from '../protocol/jid.js';
+import { detectVersions, translate, type Versions } from '../protocol/translate.js';
 import type { AuditRecord, AuditSink, AuditVerdict } from '../observe/audit.js';
 import type { Logger } from '../observe/log.js';
 import { PendingTable } from './pending.js';
@@ -45,6 +47,23 @@ export interface SessionOptions {
 }
 
 export type SessionState = 'online' | 'closing' | 'closed';
+
+const PRESENCE_DEDUP_MS = 1000;
+const PRESENCE_DEDUP_MAX = 1000;
+
+/** The server domain a JID belongs to (user@D/r → D). */
+function domainOf(raw: unknown): string | undefined {
+  if (typeof raw !== 'string') return undefined;
+  const j = parseJid(raw);
+  return j.ok ? j.jid.domain : undefined;
+}
+
+function definedOnly(v: Versions): Versions {
+  const out: Versions = {};
+  if (v.privilege !== undefined) out.privilege = v.privilege;
+  if (v.delegation !== undefined) out.delegation = v.delegation;
+  return out;
+}
 
 /** A read-only snapshot, for /readyz, metrics and tests. */
 export interface SessionStats {
@@ -88,6 +107,10 @@ export class Session {
   #delegPending: PendingTable<DelegatedIqTrack>;
   /** What the server delegated on this connection: domain → namespace → attributes (additive). */
   #delegations = new Map<string, Map<string, readonly string[]>>();
+  /** The namespace versions the server speaks, per domain, as seen on this connection. */
+  #serverVersions = new Map<string, Versions>();
+  /** Presences sent to the component lately (ejabberd 23.01 forwards each twice). */
+  #recentPresence = new Map<string, number>();
 
   constructor(opts: SessionOptions) {
     this.component = opts.component;
@@ -239,6 +262,9 @@ export class Session {
       this.close(framing.streamError.condition, framing.streamError.text);
       return;
     }
+    // Into the server's version before judging: decisions never see a version.
+    const domain = domainOf(el.attrs.to);
+    if (domain !== undefined) translate(el, this.#componentVersions(domain), this.#serverVersions.get(domain) ?? {});
     const verdict = decideOutbound(
       {
         component: this.#compiled,
@@ -298,6 +324,8 @@ export class Session {
       this.close(condition, top.text);
       return;
     }
+    const seen = detectVersions(el);
+    if (seen) this.#serverVersions.set(seen.domain, { ...this.#serverVersions.get(seen.domain), ...definedOnly(seen.versions) });
     const verdict = decideInbound(
       {
         component: this.#compiled,
@@ -324,8 +352,9 @@ export class Session {
         const id = el.attrs.id as string | undefined;
         if (el.name === 'iq' && id !== undefined && (el.attrs.type === 'result' || el.attrs.type === 'error')) this.#pending.take(id);
         if (v.track?.kind === 'delegated_iq' && !this.#trackDelegated(v.track)) return;
+        if (el.name === 'presence' && this.#duplicatePresence(el)) return;
         if (v.audit) this.#record(v, el, 'allowed');
-        this.#relay(this.#client, this.#server, serialize(el));
+        this.#toComponent(el);
         return;
       }
       case 'rewrite':
@@ -334,14 +363,14 @@ export class Session {
           this.#warnWider(v.grant.domain, v.wider ?? []);
         }
         this.#record(v, el, 'allowed');
-        this.#relay(this.#client, this.#server, serialize(this.#mode === 'report' ? el : v.stanza));
+        this.#toComponent(this.#mode === 'report' ? el : v.stanza);
         return;
       case 'drop':
       case 'reject':
         if (this.#mode === 'report') {
           if (v.track && !this.#trackDelegated(v.track)) return;
           this.#record(v, el, 'would_deny');
-          this.#relay(this.#client, this.#server, serialize(el));
+          this.#toComponent(el);
           return;
         }
         this.#record(v, el, 'denied');
@@ -350,6 +379,37 @@ export class Session {
         for (const r of v.replies) this.#send(r.to, r.stanza);
         return;
     }
+  }
+
+  /** The versions the component speaks towards `domain` (`auto`: as the server there). */
+  #componentVersions(domain: string): Versions {
+    const server = this.#serverVersions.get(domain) ?? {};
+    const { privilege, delegation } = this.#compiled.speaks;
+    return {
+      privilege: privilege === 'auto' ? server.privilege : privilege,
+      delegation: delegation === 'auto' ? server.delegation : delegation,
+    };
+  }
+
+  /** Send a server stanza (or privguard's rewrite of one) to the component, in the component's versions. */
+  #toComponent(el: Element): void {
+    const domain = domainOf(el.attrs.from);
+    if (domain !== undefined) translate(el, this.#serverVersions.get(domain) ?? {}, this.#componentVersions(domain));
+    this.#relay(this.#client, this.#server, serialize(el));
+  }
+
+  /** The same presence again within a second is dropped (ejabberd 23.01 forwards privilege presence twice). */
+  #duplicatePresence(el: Element): boolean {
+    const now = Date.now();
+    const key = serialize(el);
+    const last = this.#recentPresence.get(key);
+    this.#recentPresence.delete(key);
+    this.#recentPresence.set(key, now);
+    for (const [k, t] of this.#recentPresence) {
+      if (now - t <= PRESENCE_DEDUP_MS && this.#recentPresence.size <= PRESENCE_DEDUP_MAX) break;
+      this.#recentPresence.delete(k);
+    }
+    return last !== undefined && now - last <= PRESENCE_DEDUP_MS;
   }
 
   /** Remember a delegated IQ going to the component; if there is no room, answer it now. */
