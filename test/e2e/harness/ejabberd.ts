@@ -110,7 +110,6 @@ export async function startEjabberd(components: string[] = ['pubsub.example.test
   chmodSync(dir, 0o755);
 
   const t0 = Date.now();
-  const consoleLog = join(dir, 'console.log');
   const child = spawn('setsid', [ejctl, 'foreground'], { cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'], detached: false });
   let console = '';
   child.stdout.on('data', (d: Buffer) => (console += d.toString()));

@@ -13,7 +13,7 @@ import { createMemoryAuditSink, type AuditRecord } from '../../../src/observe/au
 import type { Logger } from '../../../src/observe/log.js';
 import { StreamParser, type ParseFailure, type StreamHeader } from '../../../src/protocol/parser.js';
 import { handshake } from '../../../src/protocol/stanzas.js';
-import { DOMAIN, startProsody, USERS, type ProsodyInstance, type ProsodyOptions } from './prosody.js';
+import { DOMAIN, startProsody, USERS, type ProsodyOptions } from './prosody.js';
 import { freePort } from './ports.js';
 import { nextEvent, waitFor } from './wait.js';
 
@@ -46,9 +46,16 @@ components:
 ${extra}`;
 }
 
+/** What the stack needs of a server: where users log in, where privguard connects, how to stop it. */
+export interface ServerInstance {
+  c2sPort: number;
+  componentPort: number;
+  stop(): Promise<void>;
+}
+
 export interface Stack {
-  /** Replaced when a test restarts the server. */
-  prosody: ProsodyInstance;
+  /** The XMPP server (Prosody unless the test chose another); replaced when a test restarts it. */
+  prosody: ServerInstance;
   sidecar: Sidecar;
   policy: LoadedPolicy;
   port: number;
@@ -59,8 +66,10 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { prosody?: ProsodyOptions; policy?: (listen: number, upstream: number) => string } = {}): Promise<Stack> {
-  const prosody = await startProsody(opts.prosody);
+export async function startStack(
+  opts: { prosody?: ProsodyOptions; server?: () => Promise<ServerInstance>; policy?: (listen: number, upstream: number) => string } = {},
+): Promise<Stack> {
+  const prosody: ServerInstance = opts.server ? await opts.server() : await startProsody(opts.prosody);
   try {
     const port = await freePort();
     const text = (opts.policy ?? policyYaml)(port, prosody.componentPort);
