@@ -39,8 +39,9 @@ function serve(comp: Peer): void {
   comp.entity.iqCallee.set(DELEG2, 'delegation', ({ element }) => {
     const inner = element.getChild('forwarded', FWD)?.getChild('iq');
     if (!inner) return new Promise(() => {});
+    // No inner "from", as many components write it (the XEP's example has none): ejabberd
+    // rejects that, so this proves privguard restores the exact swap it needs.
     const attrs: Record<string, string> = { xmlns: 'jabber:client', type: 'result', id: String(inner.attrs.id), to: String(inner.attrs.from) };
-    if (inner.attrs.to !== undefined) attrs.from = String(inner.attrs.to);
     return xml('delegation', { xmlns: DELEG2 }, xml('forwarded', { xmlns: FWD }, xml('iq', attrs, xml('pubsub', { xmlns: PUBSUB }, xml('items', { node: 'served-by-component' })))));
   });
 }
@@ -83,6 +84,16 @@ describe('a :2 component on real ejabberd 23.01', () => {
   it('roster get works', async () => {
     const res = await comp.entity.iqCaller.request(xml('iq', { type: 'get', from: 'pubsub.example.test', to: 'alice@example.test' }, xml('query', { xmlns: 'jabber:iq:roster' })), 5000);
     expect(res.getChild('query', 'jabber:iq:roster')!.getChildren('item').map((i) => String(i.attrs.jid))).toEqual(['bob@example.test']);
+  });
+
+  it('a roster set, which ejabberd 23.01 fails with internal-server-error, gets that answer relayed', async () => {
+    const err = await comp.entity.iqCaller
+      .request(xml('iq', { type: 'set', from: 'pubsub.example.test', to: 'alice@example.test' }, xml('query', { xmlns: 'jabber:iq:roster' }, xml('item', { jid: 'carol@example.test' }))), 5000)
+      .then(
+        () => undefined,
+        (e: { condition?: string }) => e.condition,
+      );
+    expect(err).toBe('internal-server-error');
   });
 
   it('a privileged message (privilege:2 wrapper) as alice reaches bob', async () => {
