@@ -1,0 +1,20 @@
+#!/bin/sh
+# Makes sure the real XMPP servers the tests run are installed: Prosody 0.12
+# with prosody-modules (mod_privilege, mod_delegation) and ejabberd (23.01 in
+# Debian bookworm). As root it installs what is missing; otherwise it says what
+# to run. The tests start their own throwaway instances on free loopback ports.
+set -eu
+here=$(dirname "$0")
+sh "$here/ensure-prosody.sh"
+command -v ejabberdctl >/dev/null 2>&1 && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "privguard: ejabberd is needed (real server for the compatibility tests)." >&2
+  echo "privguard: install it as root:  apt-get update && apt-get install -y ejabberd" >&2
+  exit 1
+fi
+echo "privguard: installing ejabberd (apt-get)..." >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -qq ejabberd >&2 || { apt-get update -qq >&2 && apt-get install -y -qq ejabberd >&2; }
+# The package may start a system-wide ejabberd; the tests use their own instances.
+if command -v service >/dev/null 2>&1; then service ejabberd stop >/dev/null 2>&1 || true; fi
+command -v ejabberdctl >/dev/null 2>&1 || { echo "privguard: ejabberd still missing after apt-get" >&2; exit 1; }
