@@ -96,6 +96,20 @@ describe('a :2 component on real ejabberd 23.01', () => {
     expect(err).toBe('internal-server-error');
   });
 
+  it('a privileged IQ is refused: privilege:1 has no iq permission, and the text says so', async () => {
+    const err = await comp.entity.iqCaller
+      .request(
+        xml('iq', { type: 'get', from: 'pubsub.example.test', to: 'alice@example.test' }, xml('privileged_iq', { xmlns: PRIV2 }, xml('iq', { xmlns: 'jabber:client', type: 'get', id: 'pi-ej' }, xml('query', { xmlns: 'jabber:iq:private' })))),
+        5000,
+      )
+      .then(
+        () => undefined,
+        (e: { condition?: string; element?: Element }) => e,
+      );
+    expect(err?.condition).toBe('forbidden');
+    expect(err?.element?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas')).toContain('urn:xmpp:privilege:1 has no iq permission');
+  });
+
   it('a privileged message (privilege:2 wrapper) as alice reaches bob', async () => {
     const bob = await connectUser(stack, 'bob', 'e');
     await bob.entity.send(xml('presence'));
