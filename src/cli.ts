@@ -101,7 +101,7 @@ export function buildProgram(io: Io = stdio): Command {
       const log = createLogger();
       let sidecar;
       try {
-        sidecar = await startSidecar({ policy: loadPolicyFile(opts.config), log });
+        sidecar = await startSidecar({ policy: loadPolicyFile(opts.config), log, watchFile: true });
       } catch (e) {
         process.exitCode = reportError(e, io);
         return;
@@ -120,7 +120,9 @@ export function buildProgram(io: Io = stdio): Command {
           setTimeout(() => process.exit(EXIT.ok), 50).unref();
         });
       };
+      // SIGHUP: reload the policy (the old one stays if the new one is invalid) and reopen the audit file.
       process.on('SIGHUP', () => {
+        sidecar.reload();
         void sidecar.reopenAudit().then(() => log.info({ signal: 'SIGHUP' }, 'audit file reopened'));
       });
       process.once('SIGTERM', () => stop('SIGTERM'));

@@ -1,13 +1,18 @@
 /**
- * Library entry: assembles a running sidecar from a loaded policy. No
- * decisions here; it builds the parts and hands back a handle that owns them.
+ * Library entry: assembles a running sidecar from a loaded policy and hands
+ * back a handle that owns its parts (listener, audit, metrics, file watch).
+ * No decisions here. Reload = load, validate and compile the new policy fully,
+ * then swap it in atomically; an invalid file leaves the old one in force.
  */
-import type { AddressInfo } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { watch, type FSWatcher } from 'node:fs';
+import { connect, type AddressInfo } from 'node:net';
+import { basename, dirname, resolve } from 'node:path';
 import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
+import { PolicyError } from './errors.js';
 import { createAuditSink, type AuditSink } from './observe/audit.js';
 import { createLogger, type Logger } from './observe/log.js';
-import { compilePolicy } from './policy/compile.js';
+import { createMetrics, noMetrics, serveMetrics, type Metrics, type MetricsServer } from './observe/metrics.js';
+import { compilePolicy, type CompiledPolicy } from './policy/compile.js';
 import { Listener, type ListenerOptions } from './proxy/listener.js';
 import type { SessionStats } from './proxy/session.js';
 
@@ -22,57 +27,155 @@ export interface SidecarOptions {
   policy: LoadedPolicy;
   log?: Logger;
   audit?: AuditSink;
+  /** Default: Prometheus metrics when the policy has `metrics`, none otherwise. */
+  metrics?: Metrics;
+  /** Reload when the policy file changes (debounced). */
+  watchFile?: boolean;
   /** Test seam: upstream retry delays and timeouts. */
   upstream?: ListenerOptions['upstream'];
   /** Test seam: how long a component may take to authenticate. */
   handshakeTimeoutMs?: number;
 }
 
+export type ReloadResult = { ok: true; policy: LoadedPolicy } | { ok: false; error: PolicyError | Error };
+
 export interface Sidecar {
   /** Where components connect. */
   readonly address: AddressInfo;
+  /** Where /metrics, /healthz and /readyz are served, when they are. */
+  readonly metricsAddress: AddressInfo | undefined;
+  /** The policy in force. */
   readonly policy: LoadedPolicy;
   /** Names of the components online now. */
   online(): string[];
   /** A snapshot of every online session. */
   stats(): SessionStats[];
+  /** Load the policy file again (or take `next`); keeps the old policy if the new one is invalid. */
+  reload(next?: LoadedPolicy): ReloadResult;
   /** Reopen the audit file (log rotation). */
   reopenAudit(): Promise<void>;
-  /** Graceful: stop accepting, `system-shutdown` to components, close upstreams, flush audit. */
+  /** Graceful: stop accepting, answer pending IQs, `system-shutdown` to components, close upstreams, flush audit. */
   close(): Promise<void>;
 }
 
+/** /readyz: can a TCP connection to the XMPP server's component port be made now? */
+function reachable(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((done) => {
+    const s = connect({ host, port });
+    const finish = (ok: boolean) => {
+      s.destroy();
+      done(ok);
+    };
+    s.setTimeout(timeoutMs, () => finish(false));
+    s.once('connect', () => finish(true));
+    s.once('error', () => finish(false));
+  });
+}
+
+/** Settings that a reload cannot change on a running process. */
+function restartOnly(before: LoadedPolicy, after: LoadedPolicy): string[] {
+  const a = before.policy;
+  const b = after.policy;
+  const changed: string[] = [];
+  if (a.listen.host !== b.listen.host || a.listen.port !== b.listen.port) changed.push('listen');
+  if (JSON.stringify(a.metrics) !== JSON.stringify(b.metrics)) changed.push('metrics');
+  if (a.audit.file !== b.audit.file) changed.push('audit.file');
+  return changed;
+}
+
 export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
-  const policy = opts.policy;
   const log = opts.log ?? createLogger();
-  const auditFile = policy.policy.audit.file;
+  let current: { loaded: LoadedPolicy; compiled: CompiledPolicy } = { loaded: opts.policy, compiled: compilePolicy(opts.policy) };
+  const first = current.loaded.policy;
+  const auditFile = first.audit.file;
   // Relative paths are relative to the policy file, as secret files are.
-  const audit = opts.audit ?? createAuditSink({ file: auditFile === '-' ? '-' : resolve(dirname(policy.file), auditFile) });
-  const compiled = compilePolicy(policy);
+  const audit = opts.audit ?? createAuditSink({ file: auditFile === '-' ? '-' : resolve(dirname(current.loaded.file), auditFile) });
+  const metrics = opts.metrics ?? (first.metrics ? createMetrics() : noMetrics());
+  metrics.watchAuditDrops(() => audit.dropped);
   const listener = new Listener({
-    policy: () => policy,
-    compiled: () => compiled,
+    policy: () => current.loaded,
+    compiled: () => current.compiled,
     log,
     audit,
+    metrics,
     upstream: opts.upstream,
     handshakeTimeoutMs: opts.handshakeTimeoutMs,
   });
-  const { host, port } = policy.policy.listen;
-  const address = await listener.listen(host, port);
+  const address = await listener.listen(first.listen.host, first.listen.port);
+  let metricsServer: MetricsServer | undefined;
+  if (first.metrics) {
+    try {
+      metricsServer = await serveMetrics({
+        host: first.metrics.host,
+        port: first.metrics.port,
+        metrics,
+        ready: () => reachable(current.loaded.policy.upstream.host, current.loaded.policy.upstream.port),
+      });
+    } catch (e) {
+      await listener.close();
+      throw e;
+    }
+  }
   log.info(
-    { listen: `${address.address}:${address.port}`, upstream: `${policy.policy.upstream.host}:${policy.policy.upstream.port}` },
+    { listen: `${address.address}:${address.port}`, upstream: `${first.upstream.host}:${first.upstream.port}`, metrics: metricsServer ? `${metricsServer.address.address}:${metricsServer.address.port}` : undefined },
     `privguard listening on ${address.address}:${address.port}`,
   );
+
+  const reload = (next?: LoadedPolicy): ReloadResult => {
+    let loaded: LoadedPolicy;
+    let compiled: CompiledPolicy;
+    try {
+      loaded = next ?? loadPolicyFile(current.loaded.file);
+      compiled = compilePolicy(loaded);
+    } catch (e) {
+      metrics.reload('failed');
+      const error = e instanceof Error ? e : new Error(String(e));
+      const lines = error instanceof PolicyError ? error.issues.map((i) => `${i.path || '(root)'} (${i.line}:${i.column}): ${i.message}`) : [error.message];
+      log.error({ file: current.loaded.file, errors: lines }, `policy reload failed, the previous policy stays in force:\n  ${lines.join('\n  ')}`);
+      return { ok: false, error };
+    }
+    const needRestart = restartOnly(current.loaded, loaded);
+    if (needRestart.length > 0) log.warn({ keys: needRestart }, `policy reloaded, but ${needRestart.join(', ')} only change on restart`);
+    current = { loaded, compiled };
+    listener.applyPolicy(compiled);
+    metrics.reload('ok');
+    log.info({ file: loaded.file, components: [...loaded.components.keys()] }, 'policy reloaded');
+    return { ok: true, policy: loaded };
+  };
+
+  let watcher: FSWatcher | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  if (opts.watchFile) {
+    const file = resolve(current.loaded.file);
+    // Watch the directory: editors and config managers replace files by rename.
+    watcher = watch(dirname(file), (_event, name) => {
+      if (name !== basename(file)) return;
+      clearTimeout(debounce);
+      debounce = setTimeout(() => reload(), 200);
+      debounce.unref();
+    });
+    watcher.unref();
+  }
+
   let closing: Promise<void> | undefined;
   return {
     address,
-    policy,
+    get metricsAddress() {
+      return metricsServer?.address;
+    },
+    get policy() {
+      return current.loaded;
+    },
     online: () => listener.sessions.map((s) => s.component.name),
     stats: () => listener.sessions.map((s) => s.stats()),
+    reload,
     reopenAudit: () => audit.reopen(),
     close() {
       closing ??= (async () => {
+        watcher?.close();
+        clearTimeout(debounce);
         await listener.close('system-shutdown');
+        await metricsServer?.close();
         await audit.close();
       })();
       return closing;

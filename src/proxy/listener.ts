@@ -21,6 +21,7 @@ import type { ParserLimits } from '../protocol/parser.js';
 import { HANDSHAKE_OK, handshakeDigest, serverStreamHeader } from '../protocol/stanzas.js';
 import type { Logger } from '../observe/log.js';
 import type { AuditSink } from '../observe/audit.js';
+import { noMetrics, type Metrics } from '../observe/metrics.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { connectUpstream, type UpstreamLink, type UpstreamOptions } from './upstream.js';
 import { Session } from './session.js';
@@ -37,6 +38,7 @@ export interface ListenerOptions {
   compiled: () => CompiledPolicy;
   log: Logger;
   audit: AuditSink;
+  metrics?: Metrics;
   /** Overrides for tests (retry delays, timeouts). */
   upstream?: Pick<UpstreamOptions, 'retryDelaysMs' | 'timeoutMs'>;
   /** From TCP accept to a verified handshake (default 10 s). */
@@ -53,9 +55,11 @@ export class Listener {
   /** Components that authenticated (connecting upstream or online). */
   #active = new Map<string, { session?: Session; abort: AbortController }>();
   #sockets = new Set<Socket>();
+  #metrics: Metrics;
 
   constructor(opts: ListenerOptions) {
     this.#opts = opts;
+    this.#metrics = opts.metrics ?? noMetrics();
     this.#server = createServer((socket) => this.#accept(socket));
   }
 
@@ -68,6 +72,23 @@ export class Listener {
         resolve(this.#server.address() as AddressInfo);
       });
     });
+  }
+
+  /**
+   * A new policy is in force: sessions of components it no longer names are
+   * closed (not-authorized); the others take it without losing their connection.
+   * New connections read the new policy (secrets included) by themselves.
+   */
+  applyPolicy(compiled: CompiledPolicy): void {
+    for (const session of this.sessions) {
+      const c = compiled.components.get(session.component.name);
+      if (!c) {
+        this.#opts.log.warn({ component: session.component.name }, `${session.component.name} is no longer in the policy: disconnecting it`);
+        session.close('not-authorized', 'privguard: this component was removed from the policy');
+      } else {
+        session.applyPolicy(c, compiled.mode);
+      }
+    }
   }
 
   get sessions(): Session[] {
@@ -194,6 +215,7 @@ export class Listener {
       this.#active.delete(component.name);
       const reason = e instanceof Error ? e.message : String(e);
       const code = e instanceof PrivguardError ? e.code : 'PG_UPSTREAM_UNREACHABLE';
+      this.#metrics.upstreamFailure(code);
       log.error({ component: component.name, upstream: `${host}:${port}`, code }, `upstream for ${component.name} failed: ${reason}`);
       stream.close('remote-connection-failed', 'the XMPP server did not accept the component');
       throw e;
@@ -214,10 +236,13 @@ export class Listener {
       server: link.stream,
       log,
       audit: this.#opts.audit,
+      metrics: this.#metrics,
       onClosed: () => {
+        this.#metrics.componentConnected(-1);
         if (this.#active.get(component.name)?.session === session) this.#active.delete(component.name);
       },
     });
+    this.#metrics.componentConnected(1);
     this.#active.set(component.name, { session, abort });
     stream.write(HANDSHAKE_OK);
     log.info({ component: component.name, upstream: `${host}:${port}` }, `component ${component.name} online`);

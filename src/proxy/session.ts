@@ -18,7 +18,7 @@ import { serialize } from '../protocol/serialize.js';
 import { stanzaError } from '../protocol/stanzas.js';
 import { checkComponentElement } from '../policy/addressing.js';
 import type { CompiledComponent } from '../policy/compile.js';
-import type { EffectiveGrant } from '../policy/grants.js';
+import { effectiveGrant, type EffectiveGrant } from '../policy/grants.js';
 import { effectiveDelegation } from '../policy/delegation.js';
 import { decideInbound } from '../policy/inbound.js';
 import { decideOutbound } from '../policy/outbound.js';
@@ -26,8 +26,10 @@ import { verdictText, type DelegatedIqTrack, type Verdict } from '../policy/verd
 import { wrappedError } from '../protocol/delegation.js';
 import { parseJid } from '../protocol/jid.js';
 import { detectVersions, translate, type Versions } from '../protocol/translate.js';
+import { buildAdvertisement, parseAdvertisement, type Advertisement } from '../protocol/privilege.js';
 import type { AuditRecord, AuditSink, AuditVerdict } from '../observe/audit.js';
 import type { Logger } from '../observe/log.js';
+import { noMetrics, type Metrics } from '../observe/metrics.js';
 import { PendingTable } from './pending.js';
 import type { XmppStream } from './stream.js';
 
@@ -43,6 +45,7 @@ export interface SessionOptions {
   server: XmppStream;
   log: Logger;
   audit: AuditSink;
+  metrics?: Metrics;
   onClosed: () => void;
 }
 
@@ -104,11 +107,15 @@ export class Session {
   #grants = new Map<string, EffectiveGrant>();
   #warnedWider = new Set<string>();
   #pending: PendingTable<PendingPrivileged>;
+  #metrics: Metrics;
+  #reportedPending = { privileged: 0, delegated: 0 };
   #delegPending: PendingTable<DelegatedIqTrack>;
   /** What the server delegated on this connection: domain → namespace → attributes (additive). */
   #delegations = new Map<string, Map<string, readonly string[]>>();
   /** The namespace versions the server speaks, per domain, as seen on this connection. */
   #serverVersions = new Map<string, Versions>();
+  /** The server's own privilege advertisements, per domain: what a new policy is applied to. */
+  #serverAdvertisements = new Map<string, { adv: Advertisement; id: string | undefined }>();
   /** Presences sent to the component lately (ejabberd 23.01 forwards each twice). */
   #recentPresence = new Map<string, number>();
 
@@ -121,15 +128,22 @@ export class Session {
     this.#log = opts.log;
     this.#audit = opts.audit;
     this.#onClosed = opts.onClosed;
+    this.#metrics = opts.metrics ?? noMetrics();
     this.#pending = new PendingTable({
       max: opts.maxPending,
       timeoutMs: opts.pendingTimeoutMs,
-      onTimeout: (_id, p) => this.#answerPending(p, 'timeout'),
+      onTimeout: (_id, p) => {
+        this.#answerPending(p, 'timeout');
+        this.#reportPending();
+      },
     });
     this.#delegPending = new PendingTable({
       max: opts.maxPending,
       timeoutMs: opts.pendingTimeoutMs,
-      onTimeout: (_id, t) => this.#answerDelegated(t, 'timeout'),
+      onTimeout: (_id, t) => {
+        this.#answerDelegated(t, 'timeout');
+        this.#reportPending();
+      },
     });
     const name = this.component.name;
 
@@ -195,8 +209,21 @@ export class Session {
    * pending under a delegation the new policy no longer has are answered now
    * (service-unavailable), exactly once; the rest wait on.
    */
-  applyPolicy(compiled: CompiledComponent): void {
+  applyPolicy(compiled: CompiledComponent, mode: Mode = this.#mode): void {
     this.#compiled = compiled;
+    this.#mode = mode;
+    if (this.#state !== 'online') return;
+    // Effective rights anew, from what the server advertised: the component is told at once.
+    for (const [domain, { adv, id }] of this.#serverAdvertisements) {
+      const policy = compiled.privileges.get(domain);
+      const { grant, wider } = effectiveGrant(domain, adv, policy);
+      if (policy) this.#grants.set(domain, grant);
+      else this.#grants.delete(domain);
+      this.#warnedWider.delete(domain);
+      this.#warnWider(domain, wider);
+      if (mode === 'enforce') this.#toComponent(buildAdvertisement(domain, this.component.name, grant, adv.version, id));
+      this.#audit.write({ component: this.component.name, domain, action: 'advertise', verdict: 'allowed', reason: 'advertise' });
+    }
     const ctx = { component: compiled, server: this.#delegations };
     const gone: DelegatedIqTrack[] = [];
     this.#delegPending.forEach((_id, t) => {
@@ -223,7 +250,8 @@ export class Session {
   close(condition?: StreamErrorCondition, text?: string): void {
     this.#beginClose();
     this.#delegPending.drain((_id, t) => this.#answerDelegated(t, 'component_gone'));
-    this.#pending.drain(() => {});
+    // The component is told before its stream closes: its privileged IQs get no answer now.
+    this.#pending.drain((_id, p) => this.#answerPending(p, 'timeout'));
     this.#client.close(condition, text);
     this.#server.close();
   }
@@ -240,6 +268,7 @@ export class Session {
     }
     if (this.#closedSides === 2 && this.#state !== 'closed') {
       this.#state = 'closed';
+      this.#reportPending();
       this.#onClosed();
     }
   }
@@ -265,6 +294,7 @@ export class Session {
     // Into the server's version before judging: decisions never see a version.
     const domain = domainOf(el.attrs.to);
     if (domain !== undefined) translate(el, this.#componentVersions(domain), this.#serverVersions.get(domain) ?? {});
+    const t0 = process.hrtime.bigint();
     const verdict = decideOutbound(
       {
         component: this.#compiled,
@@ -276,7 +306,9 @@ export class Session {
       },
       el,
     );
+    this.#metrics.decisionTime(Number(process.hrtime.bigint() - t0) / 1e9);
     this.#applyOutbound(verdict, el);
+    this.#reportPending();
   }
 
   #applyOutbound(v: Verdict, el: Element): void {
@@ -289,12 +321,14 @@ export class Session {
           return;
         }
         if (v.audit) this.#record(v, el, 'allowed');
+        this.#metrics.stanza('to_server', el.name);
         this.#relay(this.#server, this.#client, serialize(el));
         return;
       case 'reject':
       case 'drop':
         if (this.#mode === 'report') {
           this.#record(v, el, 'would_deny');
+          this.#metrics.stanza('to_server', el.name);
           this.#relay(this.#server, this.#client, serialize(el));
           return;
         }
@@ -304,6 +338,7 @@ export class Session {
         return;
       case 'rewrite':
         if (v.audit) this.#record(v, el, 'allowed');
+        this.#metrics.stanza('to_server', el.name);
         this.#relay(this.#server, this.#client, serialize(v.stanza));
         return;
     }
@@ -325,7 +360,14 @@ export class Session {
       return;
     }
     const seen = detectVersions(el);
-    if (seen) this.#serverVersions.set(seen.domain, { ...this.#serverVersions.get(seen.domain), ...definedOnly(seen.versions) });
+    if (seen) {
+      this.#serverVersions.set(seen.domain, { ...this.#serverVersions.get(seen.domain), ...definedOnly(seen.versions) });
+      if (el.name === 'message' && seen.versions.privilege !== undefined) {
+        const adv = parseAdvertisement(el);
+        if (adv) this.#serverAdvertisements.set(seen.domain, { adv, id: el.attrs.id as string | undefined });
+      }
+    }
+    const t0 = process.hrtime.bigint();
     const verdict = decideInbound(
       {
         component: this.#compiled,
@@ -338,7 +380,9 @@ export class Session {
       },
       el,
     );
+    this.#metrics.decisionTime(Number(process.hrtime.bigint() - t0) / 1e9);
     this.#applyInbound(verdict, el);
+    this.#reportPending();
   }
 
   #applyInbound(v: Verdict, el: Element): void {
@@ -393,6 +437,7 @@ export class Session {
 
   /** Send a server stanza (or privguard's rewrite of one) to the component, in the component's versions. */
   #toComponent(el: Element): void {
+    this.#metrics.stanza('to_component', el.name);
     const domain = domainOf(el.attrs.from);
     if (domain !== undefined) translate(el, this.#serverVersions.get(domain) ?? {}, this.#componentVersions(domain));
     this.#relay(this.#client, this.#server, serialize(el));
@@ -469,7 +514,18 @@ export class Session {
 
   // ── plumbing ──────────────────────────────────────────────────────────
 
+  /** Keep the pending-IQ gauges in step with this session's tables. */
+  #reportPending(): void {
+    const now = { privileged: this.#state === 'closed' ? 0 : this.#pending.size, delegated: this.#state === 'closed' ? 0 : this.#delegPending.size };
+    for (const table of ['privileged', 'delegated'] as const) {
+      const d = now[table] - this.#reportedPending[table];
+      if (d !== 0) this.#metrics.pending(table, d);
+    }
+    this.#reportedPending = now;
+  }
+
   #record(v: Verdict, el: Element, verdict: AuditVerdict, action?: string): void {
+    this.#metrics.decision(this.#mode, v.action, verdict, v.reason);
     const id = el.attrs.id as string | undefined;
     const a = v.audit;
     const record: AuditRecord = {
