@@ -32,7 +32,10 @@ ${o.mam === false ? '' : `    delegations:\n      example.test: { "${MAM}": { at
 `
 }`;
 
-const rosterPerm = (el: Element) => el.getChild('privilege', PRIV)?.getChildren('perm').find((p) => p.attrs.access === 'roster')?.attrs.type;
+const rosterPerm = (el: Element): string | undefined => {
+  const t: unknown = el.getChild('privilege', PRIV)?.getChildren('perm').find((p) => p.attrs.access === 'roster')?.attrs.type;
+  return typeof t === 'string' ? t : undefined;
+};
 
 describe('hot reload (real Prosody), without dropping the component\'s connection', () => {
   let stack: Stack;
@@ -125,7 +128,7 @@ describe('hot reload (real Prosody), without dropping the component\'s connectio
     expect(disconnects).toBe(0);
   });
 
-  it('an invalid policy keeps the old one in force', async () => {
+  it('an invalid policy keeps the old one in force', () => {
     const r = stack.sidecar.reload();
     // startStack's policy has no file to read: it fails, and nothing changes
     expect(r.ok).toBe(false);
