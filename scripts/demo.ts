@@ -105,6 +105,7 @@ async function main(): Promise<number> {
 listen: { host: 127.0.0.1, port: ${port} }
 upstream: { host: 127.0.0.1, port: ${prosody.componentPort} }
 audit: { file: audit.jsonl }
+limits: { pending_timeout_ms: 1500 }         # how long privguard waits for the component (short, for the demo)
 components:
   pubsub.example.test:
     secret: ${SECRET}          # what the component knows
@@ -138,7 +139,8 @@ components:
     // The component serves delegated MAM queries with an empty, complete result.
     comp.entity.iqCallee.set(DELEG, 'delegation', ({ element }) => {
       const inner = element.getChild('forwarded', 'urn:xmpp:forward:0')?.getChild('iq');
-      if (!inner) return new Promise(() => {});
+      // A query it "forgets" to answer, to show the timeout.
+      if (!inner || inner.getChild('query', MAM)?.attrs.queryid === 'never') return new Promise(() => {});
       const attrs: Record<string, string> = { xmlns: 'jabber:client', type: 'result', id: String(inner.attrs.id), to: String(inner.attrs.from) };
       if (inner.attrs.to !== undefined) attrs.from = String(inner.attrs.to);
       return xml('delegation', { xmlns: DELEG }, xml('forwarded', { xmlns: 'urn:xmpp:forward:0' }, xml('iq', attrs, xml('fin', { xmlns: MAM, complete: 'true' }))));
@@ -208,6 +210,10 @@ components:
 
     await outcome('alice\'s MAM query with node (delegated)', 'answered', () =>
       iqOutcome(alice, xml('iq', { type: 'set', id: 'mam1' }, xml('query', { xmlns: MAM, queryid: 'q1', node: 'urn:xmpp:microblog:0' }))),
+    );
+
+    await outcome('alice\'s MAM query the component never answers (times out after 1.5 s)', 'denied: service-unavailable', () =>
+      iqOutcome(alice, xml('iq', { type: 'set', id: 'mam2' }, xml('query', { xmlns: MAM, queryid: 'never', node: 'urn:xmpp:microblog:0' }))),
     );
 
     await outcome('alice\'s pubsub request (the policy does not delegate pubsub)', 'denied: service-unavailable', () =>

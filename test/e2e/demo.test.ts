@@ -16,6 +16,7 @@ describe('npm run demo', () => {
       ['presence: alice comes online again', 'received'],
       ['presence: carol (not in users) comes online', 'filtered'],
       ["alice's MAM query with node (delegated)", 'answered'],
+      ["alice's MAM query the component never answers (times out after 1.5 s)", 'denied: service-unavailable'],
       ["alice's pubsub request (the policy does not delegate pubsub)", 'denied: service-unavailable'],
       ['plain.example.test sends a message "from" bob@example.test', 'denied: invalid-from'],
     ] as const) {

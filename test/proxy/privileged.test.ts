@@ -126,3 +126,19 @@ describe('a policy wider than the server grant', () => {
     expect(err.getChild('error')!.getChildText('text')).toBe('privguard: roster set not granted by the server');
   });
 });
+
+describe('shutdown', () => {
+  it('answers pending privileged IQs before closing the component with system-shutdown', async () => {
+    const { raw, conn } = await online();
+    raw.write(piq('bye'));
+    await waitFor('forwarded', () => conn.stanzas.find((s) => s.attrs.id === 'bye'));
+    const closing = stack!.sidecar.close();
+    const err = await errorOf(raw, 'bye');
+    expect(err.getChild('error')!.getChild('remote-server-timeout')).toBeDefined();
+    expect(await raw.streamError()).toBe('system-shutdown');
+    const errAt = raw.stanzas.indexOf(err);
+    const shutdownAt = raw.stanzas.findIndex((s) => s.name === 'error' && s.attrs.xmlns === 'http://etherx.jabber.org/streams');
+    expect(errAt).toBeLessThan(shutdownAt);
+    await closing;
+  });
+});
