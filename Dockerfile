@@ -3,10 +3,10 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# --ignore-scripts: the prepare script would build before src is complete in other
-# layouts; build explicitly, then keep only runtime dependencies.
+# The same build as `npm ci` runs through `prepare` (npm run build), run
+# explicitly once the sources are in; then only runtime dependencies are kept.
 RUN npm ci --ignore-scripts --no-audit --no-fund \
- && npx tsc -p tsconfig.build.json \
+ && npm run build \
  && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
