@@ -11,6 +11,8 @@ import { describePolicy } from './config/describe.js';
 import { loadPolicyFile } from './config/load.js';
 import { PolicyError, PrivguardError } from './errors.js';
 import { explainStanzas, formatExplanation } from './explain.js';
+import { importEjabberd } from './importer/ejabberd.js';
+import { importProsody } from './importer/prosody.js';
 import { createLogger } from './observe/log.js';
 import { startSidecar } from './index.js';
 
@@ -90,6 +92,26 @@ export function buildProgram(io: Io = stdio): Command {
         process.exitCode = EXIT.ok;
       } catch (e) {
         process.exitCode = reportError(e, io);
+      }
+    });
+
+  program
+    .command('import')
+    .description("print a privguard policy equivalent to a server's privilege and delegation configuration")
+    .argument('<server>', 'prosody (prosody.cfg.lua) or ejabberd (ejabberd.yml)')
+    .argument('<file>', 'the server configuration file')
+    .action((server: string, file: string) => {
+      if (server !== 'prosody' && server !== 'ejabberd') {
+        io.err(`privguard import: the server is prosody or ejabberd, not ${JSON.stringify(server)}`);
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      try {
+        io.out((server === 'prosody' ? importProsody(file) : importEjabberd(file)).trimEnd());
+        process.exitCode = EXIT.ok;
+      } catch (e) {
+        io.err(`privguard import: cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+        process.exitCode = EXIT.failure;
       }
     });
 
