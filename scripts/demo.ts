@@ -16,13 +16,12 @@ import { createAuditSink } from '../src/observe/audit.js';
 import { createLogger } from '../src/observe/log.js';
 import { startProsody } from '../test/e2e/harness/prosody.js';
 import { freePort } from '../test/e2e/harness/ports.js';
-import { connectComponent, connectUser, RawComponent, waitStanza, type Peer, type Stack } from '../test/e2e/harness/stack.js';
+import { connectComponent, connectUser, RawComponent, serveDelegation, waitStanza, type Peer, type Stack } from '../test/e2e/harness/stack.js';
 import { waitFor } from '../test/e2e/harness/wait.js';
 
 const PRIV = 'urn:xmpp:privilege:2';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const SECRET = 'demo-component-secret';
-const DELEG = 'urn:xmpp:delegation:2';
 const MAM = 'urn:xmpp:mam:2';
 const PUBSUB = 'http://jabber.org/protocol/pubsub';
 
@@ -137,13 +136,10 @@ components:
     const comp = await connectComponent(stack, 'pubsub.example.test', SECRET);
     comp.entity.iqCallee.get('urn:xmpp:ping', 'ping', () => ({}));
     // The component serves delegated MAM queries with an empty, complete result.
-    comp.entity.iqCallee.set(DELEG, 'delegation', ({ element }) => {
-      const inner = element.getChild('forwarded', 'urn:xmpp:forward:0')?.getChild('iq');
+    serveDelegation(comp, {
+      payload: () => xml('fin', { xmlns: MAM, complete: 'true' }),
       // A query it "forgets" to answer, to show the timeout.
-      if (!inner || inner.getChild('query', MAM)?.attrs.queryid === 'never') return new Promise(() => {});
-      const attrs: Record<string, string> = { xmlns: 'jabber:client', type: 'result', id: String(inner.attrs.id), to: String(inner.attrs.from) };
-      if (inner.attrs.to !== undefined) attrs.from = String(inner.attrs.to);
-      return xml('delegation', { xmlns: DELEG }, xml('forwarded', { xmlns: 'urn:xmpp:forward:0' }, xml('iq', attrs, xml('fin', { xmlns: MAM, complete: 'true' }))));
+      answer: (inner) => inner.getChild('query', MAM)?.attrs.queryid !== 'never',
     });
     const adv = await waitStanza(comp.stanzas, (s) => s.is('message') && s.getChild('privilege', PRIV) !== undefined, 'advertisement');
     const perms = adv

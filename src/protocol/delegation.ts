@@ -7,6 +7,7 @@
 import { Element } from '@xmpp/xml';
 import { DELEGATION_NS, DISCO, NS, delegationVersion, type DelegationVersion } from './ns.js';
 import { elementChildren, forwardedStanza } from './privilege.js';
+import { replyAttrs } from './stanzas.js';
 
 /** The delegation element among a stanza's direct children, with its version. */
 export function delegationChild(el: Element, name?: string): { el: Element; version: DelegationVersion } | undefined {
@@ -104,17 +105,8 @@ export function wrappedError(
   version: DelegationVersion,
   condition: 'service-unavailable' | 'resource-constraint',
 ): Element {
-  const outerAttrs: Record<string, string> = { type: 'result' };
-  const { id, from, to } = request.attrs as Record<string, string | undefined>;
-  if (id !== undefined) outerAttrs.id = id;
-  if (to !== undefined) outerAttrs.from = to;
-  if (from !== undefined) outerAttrs.to = from;
-  const outer = new Element('iq', outerAttrs);
-  const innerAttrs: Record<string, string> = { xmlns: NS.client, type: 'error' };
-  const ia = inner.attrs as Record<string, string | undefined>;
-  if (ia.id !== undefined) innerAttrs.id = ia.id;
-  if (ia.from !== undefined) innerAttrs.to = ia.from;
-  if (ia.to !== undefined) innerAttrs.from = ia.to;
+  const outer = new Element('iq', replyAttrs(request, 'result'));
+  const innerAttrs = { xmlns: NS.client, ...replyAttrs(inner, 'error') };
   outer
     .c('delegation', { xmlns: DELEGATION_NS[version] })
     .c('forwarded', { xmlns: NS.forward })

@@ -39,6 +39,16 @@ export function handshake(streamId: string, secret: string): string {
 
 export const HANDSHAKE_OK = '<handshake/>';
 
+/** The attributes of an answer to `original`: same id, from and to swapped (RFC 6120 §8.2.3, §8.3.1). */
+export function replyAttrs(original: Element, type: string): Record<string, string> {
+  const attrs: Record<string, string> = { type };
+  const { id, from, to } = original.attrs as Record<string, string | undefined>;
+  if (id !== undefined) attrs.id = id;
+  if (to !== undefined) attrs.from = to;
+  if (from !== undefined) attrs.to = from;
+  return attrs;
+}
+
 /**
  * RFC 6120 §8.3: an error in answer to `original`: same element and id,
  * from/to swapped, one defined condition, a text, and `by` naming who decided.
@@ -50,12 +60,7 @@ export function stanzaError(
   text?: string,
   by?: string,
 ): Element {
-  const attrs: Record<string, string> = { type: 'error' };
-  const { id, from, to } = original.attrs as Record<string, string | undefined>;
-  if (id !== undefined) attrs.id = id;
-  if (to !== undefined) attrs.from = to;
-  if (from !== undefined) attrs.to = from;
-  const el = new Element(original.name, attrs);
+  const el = new Element(original.name, replyAttrs(original, 'error'));
   const err = el.c('error', by ? { type, by } : { type });
   err.c(condition, { xmlns: NS.stanzaErrors });
   if (text) err.c('text', { xmlns: NS.stanzaErrors, 'xml:lang': 'en' }).t(text);
@@ -64,10 +69,5 @@ export function stanzaError(
 
 /** An empty IQ result answering `original` (same id, from/to swapped). */
 export function iqResult(original: Element): Element {
-  const attrs: Record<string, string> = { type: 'result' };
-  const { id, from, to } = original.attrs as Record<string, string | undefined>;
-  if (id !== undefined) attrs.id = id;
-  if (to !== undefined) attrs.from = to;
-  if (from !== undefined) attrs.to = from;
-  return new Element('iq', attrs);
+  return new Element('iq', replyAttrs(original, 'result'));
 }

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
-import { COMPONENT_SECRET, connectComponent, connectUser, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
+import { COMPONENT_SECRET, connectComponent, connectUser, serveDelegation, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 import { waitFor } from './harness/wait.js';
 
 const DELEG = 'urn:xmpp:delegation:2';
-const FWD = 'urn:xmpp:forward:0';
 const MAM = 'urn:xmpp:mam:2';
 const PUBSUB = 'http://jabber.org/protocol/pubsub';
 const PENDING_TIMEOUT_MS = 2000;
@@ -31,18 +30,12 @@ components:
 
 type Mode = 'answer' | 'silent' | 'wrong-id';
 
-/**
- * The component's side of delegation, as a real component does it: an iqCallee
- * handler for <delegation/> that answers MAM queries (or never, or wrongly).
- */
+/** The component answers MAM queries (or never, or with the wrong id). */
 function serveDelegated(comp: Peer, mode: () => Mode): void {
-  comp.entity.iqCallee.set(DELEG, 'delegation', ({ element }) => {
-    const inner = element.getChild('forwarded', FWD)?.getChild('iq');
-    const m = mode();
-    if (!inner || m === 'silent') return new Promise(() => {});
-    const innerAttrs: Record<string, string> = { xmlns: 'jabber:client', type: 'result', id: m === 'wrong-id' ? 'not-the-id' : String(inner.attrs.id), to: String(inner.attrs.from) };
-    if (inner.attrs.to !== undefined) innerAttrs.from = String(inner.attrs.to);
-    return xml('delegation', { xmlns: DELEG }, xml('forwarded', { xmlns: FWD }, xml('iq', innerAttrs, xml('fin', { xmlns: MAM, complete: 'true' }))));
+  serveDelegation(comp, {
+    payload: () => xml('fin', { xmlns: MAM, complete: 'true' }),
+    answer: () => mode() !== 'silent',
+    innerId: (inner) => (mode() === 'wrong-id' ? 'not-the-id' : String(inner.attrs.id)),
   });
 }
 

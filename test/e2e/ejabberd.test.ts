@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { startEjabberd, type EjabberdInstance } from './harness/ejabberd.js';
-import { COMPONENT_SECRET, connectComponent, connectUser, makeComponent, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
+import { COMPONENT_SECRET, connectComponent, connectUser, makeComponent, serveDelegation, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 
 const PRIV2 = 'urn:xmpp:privilege:2';
 const PRIV1 = 'urn:xmpp:privilege:1';
@@ -36,14 +36,9 @@ function serve(comp: Peer): void {
   comp.entity.iqCallee.get(DISCO_INFO, 'query', ({ element }) =>
     xml('query', { xmlns: DISCO_INFO, node: String(element.attrs.node) }, xml('feature', { var: PUBSUB })),
   );
-  comp.entity.iqCallee.set(DELEG2, 'delegation', ({ element }) => {
-    const inner = element.getChild('forwarded', FWD)?.getChild('iq');
-    if (!inner) return new Promise(() => {});
-    // No inner "from", as many components write it (the XEP's example has none): ejabberd
-    // rejects that, so this proves privguard restores the exact swap it needs.
-    const attrs: Record<string, string> = { xmlns: 'jabber:client', type: 'result', id: String(inner.attrs.id), to: String(inner.attrs.from) };
-    return xml('delegation', { xmlns: DELEG2 }, xml('forwarded', { xmlns: FWD }, xml('iq', attrs, xml('pubsub', { xmlns: PUBSUB }, xml('items', { node: 'served-by-component' })))));
-  });
+  // No inner "from", as many components write it (the XEP's example has none): ejabberd
+  // rejects that, so this proves privguard restores the exact swap it needs.
+  serveDelegation(comp, { omitFrom: true, payload: () => xml('pubsub', { xmlns: PUBSUB }, xml('items', { node: 'served-by-component' })) });
 }
 
 describe('a :2 component on real ejabberd 23.01', () => {

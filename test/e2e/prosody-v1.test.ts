@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
-import { COMPONENT_SECRET, connectComponent, connectUser, makeComponent, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
+import { COMPONENT_SECRET, connectComponent, connectUser, makeComponent, serveDelegation, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 
 const PRIV1 = 'urn:xmpp:privilege:1';
 const PRIV2 = 'urn:xmpp:privilege:2';
@@ -60,13 +60,7 @@ describe('a :1 component on real Prosody', () => {
   it('through privguard it gets a :1 advertisement, without iq and without push', async () => {
     comp = makeComponent(stack);
     comp.entity.iqCallee.get(DISCO_INFO, 'query', ({ element }) => xml('query', { xmlns: DISCO_INFO, node: String(element.attrs.node) }, xml('feature', { var: MAM })));
-    comp.entity.iqCallee.set(DELEG1, 'delegation', ({ element }) => {
-      const inner = element.getChild('forwarded', FWD)?.getChild('iq');
-      if (!inner) return new Promise(() => {});
-      const attrs: Record<string, string> = { xmlns: 'jabber:client', type: 'result', id: String(inner.attrs.id), to: String(inner.attrs.from) };
-      if (inner.attrs.to !== undefined) attrs.from = String(inner.attrs.to);
-      return xml('delegation', { xmlns: DELEG1 }, xml('forwarded', { xmlns: FWD }, xml('iq', attrs, xml('fin', { xmlns: MAM, complete: 'true' }))));
-    });
+    serveDelegation(comp, { version: 1, payload: () => xml('fin', { xmlns: MAM, complete: 'true' }) });
     await comp.entity.start();
     const adv = await waitStanza(comp.stanzas, isAdvertisement(PRIV1), ':1 advertisement');
     const perms = adv.getChild('privilege', PRIV1)!.getChildren('perm');

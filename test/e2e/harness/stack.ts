@@ -5,7 +5,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { Element } from '@xmpp/xml';
-import { component as xmppComponent, type XmppEntity } from '@xmpp/component';
+import { component as xmppComponent, xml, type XmppEntity } from '@xmpp/component';
 import { client as xmppClient } from '@xmpp/client';
 import { loadPolicyText, type LoadedPolicy } from '../../../src/config/load.js';
 import { startSidecar, type Sidecar } from '../../../src/index.js';
@@ -209,4 +209,24 @@ export class RawComponent {
     const cond = el.children.find((c): c is Element => typeof c !== 'string' && c.name !== 'text');
     return cond?.name ?? '';
   }
+}
+
+/**
+ * Makes `peer` serve delegated IQs as a real component does (an iqCallee for
+ * `<delegation/>`): it answers with `payload` inside the wrapped result, with
+ * the exact from/to swap unless `omitFrom`; `answer(inner)` false leaves an IQ
+ * unanswered.
+ */
+export function serveDelegation(
+  peer: Peer,
+  opts: { version?: 1 | 2; payload: () => Element; answer?: (inner: Element) => boolean; omitFrom?: boolean; innerId?: (inner: Element) => string },
+): void {
+  const ns = `urn:xmpp:delegation:${opts.version ?? 2}`;
+  peer.entity.iqCallee.set(ns, 'delegation', ({ element }) => {
+    const inner = element.getChild('forwarded', 'urn:xmpp:forward:0')?.getChild('iq');
+    if (!inner || (opts.answer && !opts.answer(inner))) return new Promise(() => {});
+    const attrs: Record<string, string> = { xmlns: 'jabber:client', type: 'result', id: opts.innerId ? opts.innerId(inner) : String(inner.attrs.id), to: String(inner.attrs.from) };
+    if (inner.attrs.to !== undefined && !opts.omitFrom) attrs.from = String(inner.attrs.to);
+    return xml('delegation', { xmlns: ns }, xml('forwarded', { xmlns: 'urn:xmpp:forward:0' }, xml('iq', attrs, opts.payload())));
+  });
 }

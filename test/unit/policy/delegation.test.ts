@@ -104,7 +104,7 @@ describe('delegated IQs (XEP-0355 §4.3)', () => {
     // Outer result (ejabberd would relay an outer error with the wrapper id), inner error with the user's id,
     // from/to the exact swap, no text: the user must not see privguard.
     expect(serialize(answerToServer(v))).toBe(
-      `<iq type="result" id="W1" from="pubsub.example.test" to="example.test"><delegation xmlns="urn:xmpp:delegation:2"><forwarded xmlns="urn:xmpp:forward:0"><iq xmlns="jabber:client" type="error" id="mam1" to="alice@example.test/rec" from="alice@example.test"><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq></forwarded></delegation></iq>`,
+      `<iq type="result" id="W1" from="pubsub.example.test" to="example.test"><delegation xmlns="urn:xmpp:delegation:2"><forwarded xmlns="urn:xmpp:forward:0"><iq xmlns="jabber:client" type="error" id="mam1" from="alice@example.test" to="alice@example.test/rec"><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq></forwarded></delegation></iq>`,
     );
   });
 
