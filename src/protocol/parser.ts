@@ -152,6 +152,9 @@ export class StreamParser {
    * is never serialised.
    */
   #streamElement: Element | undefined;
+  /** While suspended, input is held here unparsed (at most what one read delivered). */
+  #suspended = false;
+  #held = '';
 
   constructor(handlers: ParserHandlers, limits: ParserLimits) {
     this.#handlers = handlers;
@@ -166,12 +169,35 @@ export class StreamParser {
   stop(): void {
     if (this.#phase !== 'failed') this.#phase = 'ended';
     this.#pending = '';
+    this.#held = '';
     this.#stack = [];
+  }
+
+  /**
+   * Stop emitting after the current stanza, holding the rest of the input:
+   * pausing a socket does not stop the read it already delivered, and a
+   * rate limit or backpressure must hold within one read too.
+   */
+  suspend(): void {
+    this.#suspended = true;
+  }
+
+  /** Go on with what was held; returns a failure as write() does. */
+  resume(): ParseFailure | undefined {
+    if (!this.#suspended) return undefined;
+    this.#suspended = false;
+    const held = this.#held;
+    this.#held = '';
+    return held.length > 0 ? this.write(held) : undefined;
   }
 
   /** Feed decoded characters. Returns a failure once; afterwards writes are no-ops. */
   write(chunk: string): ParseFailure | undefined {
     if (this.#phase === 'ended' || this.#phase === 'failed' || chunk.length === 0) return undefined;
+    if (this.#suspended) {
+      this.#held += chunk;
+      return undefined;
+    }
     try {
       if (this.#pendingMarkup && chunk.indexOf('>') === -1) {
         // An incomplete tag cannot complete without '>': append, bound, wait.
@@ -226,6 +252,11 @@ export class StreamParser {
     const len = buf.length;
     while (pos < len) {
       if (this.#phase !== 'prolog' && this.#phase !== 'stream') return;
+      if (this.#suspended) {
+        // Held unparsed (and uncounted) until resume().
+        this.#held = buf.slice(pos) + this.#held;
+        return;
+      }
       if (buf.charCodeAt(pos) !== 0x3c /* < */) {
         pos = this.#text(buf, pos);
         continue;

@@ -31,6 +31,7 @@ import type { AuditRecord, AuditSink, AuditVerdict } from '../observe/audit.js';
 import type { Logger } from '../observe/log.js';
 import { noMetrics, type Metrics } from '../observe/metrics.js';
 import { PendingTable } from './pending.js';
+import { TokenBucket } from './ratelimit.js';
 import type { XmppStream } from './stream.js';
 
 export interface SessionOptions {
@@ -108,6 +109,8 @@ export class Session {
   #warnedWider = new Set<string>();
   #pending: PendingTable<PendingPrivileged>;
   #metrics: Metrics;
+  #bucket: TokenBucket | undefined;
+  #rateTimer: NodeJS.Timeout | undefined;
   #reportedPending = { privileged: 0, delegated: 0 };
   #delegPending: PendingTable<DelegatedIqTrack>;
   /** What the server delegated on this connection: domain → namespace → attributes (additive). */
@@ -129,6 +132,8 @@ export class Session {
     this.#audit = opts.audit;
     this.#onClosed = opts.onClosed;
     this.#metrics = opts.metrics ?? noMetrics();
+    const rate = opts.component.policy.rate;
+    if (rate) this.#bucket = new TokenBucket(rate.per_second, rate.burst);
     this.#pending = new PendingTable({
       max: opts.maxPending,
       timeoutMs: opts.pendingTimeoutMs,
@@ -249,6 +254,7 @@ export class Session {
    */
   close(condition?: StreamErrorCondition, text?: string): void {
     this.#beginClose();
+    clearTimeout(this.#rateTimer);
     this.#delegPending.drain((_id, t) => this.#answerDelegated(t, 'component_gone'));
     // The component is told before its stream closes: its privileged IQs get no answer now.
     this.#pending.drain((_id, p) => this.#answerPending(p, 'timeout'));
@@ -277,6 +283,7 @@ export class Session {
 
   #fromComponent(el: Element): void {
     if (this.#state !== 'online') return;
+    this.#throttle();
     const top = classifyTopLevel(el);
     if (top.kind === 'stream-error') {
       this.#log.warn({ component: this.component.name, condition: top.condition }, `component closed its stream with an error`);
@@ -513,6 +520,18 @@ export class Session {
   }
 
   // ── plumbing ──────────────────────────────────────────────────────────
+
+  /** rate: stop reading the component while it is over its rate (never drop: TCP holds the rest). */
+  #throttle(): void {
+    const wait = this.#bucket?.take() ?? 0;
+    if (wait === 0 || this.#rateTimer) return;
+    this.#client.pause('rate');
+    this.#rateTimer = setTimeout(() => {
+      this.#rateTimer = undefined;
+      this.#client.resume('rate');
+    }, wait);
+    this.#rateTimer.unref();
+  }
 
   /** Keep the pending-IQ gauges in step with this session's tables. */
   #reportPending(): void {

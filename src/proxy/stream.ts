@@ -124,14 +124,23 @@ export class XmppStream {
     return this.socket.writableNeedDrain;
   }
 
-  /** Stop reading for `reason` until resume(reason); reasons stack. */
+  /** Stop reading for `reason` until resume(reason); reasons stack. The rest of the current read is held too. */
   pause(reason: string): void {
     this.#pauses.add(reason);
+    this.#parser.suspend();
     this.socket.pause();
   }
 
   resume(reason: string): void {
     this.#pauses.delete(reason);
+    if (this.#pauses.size > 0 || this.#state !== 'open') return;
+    const failure = this.#parser.resume();
+    if (failure) {
+      this.#handlers.onFailure(failure);
+      this.close(failure.condition, failure.text);
+      return;
+    }
+    // Handling what was held may have paused the stream again.
     if (this.#pauses.size === 0 && this.#state === 'open') this.socket.resume();
   }
 
