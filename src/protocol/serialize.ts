@@ -6,8 +6,11 @@
  */
 import type { Element } from '@xmpp/xml';
 
-const ATTR_SPECIAL = /[&<>"\t\n\r]/g;
-const TEXT_SPECIAL = /[&<>\r]/g;
+// Characters XML forbids (XML 1.0 §2.2) never come from the parser, but texts
+// privguard writes itself may quote input (an invalid name in an error text):
+// they become U+FFFD, so privguard never sends what it would itself refuse.
+const ATTR_SPECIAL = /[&<>"\t\n\r\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g;
+const TEXT_SPECIAL = /[&<>\r\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g;
 const REPLACEMENTS: Readonly<Record<string, string>> = {
   '&': '&amp;',
   '<': '&lt;',
@@ -17,7 +20,7 @@ const REPLACEMENTS: Readonly<Record<string, string>> = {
   '\n': '&#10;',
   '\r': '&#13;',
 };
-const replace = (c: string): string => REPLACEMENTS[c]!;
+const replace = (c: string): string => REPLACEMENTS[c] ?? '\uFFFD';
 
 export function escapeAttr(value: string): string {
   return value.replace(ATTR_SPECIAL, replace);

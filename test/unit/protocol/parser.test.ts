@@ -282,6 +282,13 @@ describe('serialize', () => {
     expect(serialize(again)).toBe(out);
   });
 
+  it('never writes a character XML forbids, even when a text quotes hostile input', async () => {
+    const { streamError } = await import('../../../src/protocol/stanzas.js');
+    const text = streamError('not-well-formed', 'invalid attribute name "\u001fxmlns"');
+    expect(text).toContain('\uFFFDxmlns');
+    expect(one(text.replace('<stream:error>', "<message to='a@b'>").replace('</stream:error>', '</message>')).failure).toBeUndefined();
+  });
+
   it('normalises literal white space in attribute values as XML requires', () => {
     const r = one("<message to='a@b' x='l1\nl2\tt'/>");
     expect(r.stanzas[0]!.attrs.x).toBe('l1 l2 t');
