@@ -1,0 +1,320 @@
+/**
+ * `npm run bench`: privguard's cost, side by side, in one run (not a test).
+ * Prints a table and writes bench/results.json. Loopback only, bounded loops.
+ *  - throughput of a component flooding plain / privileged messages to a user,
+ *    measured at the user: straight to Prosody vs through privguard;
+ *  - IQ round trip component → user → component: direct, raw TCP relay, privguard;
+ *  - privguard alone (null upstream) vs a raw TCP relay, in bytes/s, and
+ *    privguard's CPU per stanza (its own process, from /proc);
+ *  - decision cost with 10, 1,000 and 10,000 user patterns and namespaces;
+ *  - RSS with 200 components connected, idle and under load;
+ *  - the longest event-loop block for a stanza with a 256 KB text node.
+ * Prosody runs without MAM (an archive slows it to ~51 msgs/s).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { xml } from '@xmpp/component';
+import { loadPolicyText } from '../src/config/load.js';
+import { compilePolicy } from '../src/policy/compile.js';
+import { effectiveGrant, assumedAdvertisement } from '../src/policy/grants.js';
+import { decideOutbound } from '../src/policy/outbound.js';
+import { StreamParser } from '../src/protocol/parser.js';
+import { FakeServer } from '../test/e2e/harness/fake-server.js';
+import { freePort, freePorts } from '../test/e2e/harness/ports.js';
+import { startProsody, type ProsodyInstance } from '../test/e2e/harness/prosody.js';
+import { connectUser, RawComponent, type Stack } from '../test/e2e/harness/stack.js';
+import { stanza } from '../test/unit/policy/helpers.js';
+import { waitFor } from '../test/e2e/harness/wait.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const CLK_TCK = 100;
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function startPrivguard(policyText: string): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'privguard-bench-'));
+  const file = join(dir, 'policy.yaml');
+  writeFileSync(file, policyText);
+  const child = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'run', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PRIVGUARD_LOG_LEVEL: 'warn' } });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const port = Number(/listen: \{ host: 127\.0\.0\.1, port: (\d+)/.exec(policyText)![1]);
+  await waitFor('privguard listening', () => new Promise<true | undefined>((r) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), r(true)));
+    s.once('error', () => r(undefined));
+  }), 15_000);
+  return {
+    child,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        if (err.includes('error')) process.stderr.write(err);
+      }),
+  };
+}
+
+/** A raw TCP relay in its own process (the floor of any proxy hop). */
+async function startRawRelay(listen: number, upstream: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const code = `const net=require('net');net.createServer(c=>{c.setNoDelay(true);const u=net.connect(${upstream},'127.0.0.1');u.setNoDelay(true);c.pipe(u);u.pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy());}).listen(${listen},'127.0.0.1',()=>process.stdout.write('ready\\n'));`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((r) => child.stdout!.once('data', () => r()));
+  return { child, stop: () => new Promise((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
+}
+
+const policyFor = (listen: number, upstream: number, components = ['pubsub.example.test']) =>
+  `listen: { host: 127.0.0.1, port: ${listen} }\nupstream: { host: 127.0.0.1, port: ${upstream} }\naudit: { file: /dev/null }\nlimits: { max_stanza_bytes: 1048576 }\ncomponents:\n${components
+    .map((c) => `  ${c}:\n    secret: s\n    upstream_secret: s3cr3t\n    privileges:\n      example.test: { message: outgoing, roster: get }\n      example.org: { message: outgoing }`)
+    .join('\n')}\n`;
+
+/** Write `data` in pieces as fast as the socket takes it. */
+async function flood(sock: Socket, pieces: string[]): Promise<void> {
+  for (const p of pieces) if (!sock.write(p)) await new Promise((r) => sock.once('drain', r));
+}
+
+const plainMsg = (i: number, to: string) => `<message from='bot@pubsub.example.test' to='${to}' id='f${i}' type='chat'><body>benchmark message number ${i} with some text</body></message>`;
+const privMsg = (i: number, to: string, domain = 'example.test') =>
+  `<message from='pubsub.example.test' to='${domain}' id='p${i}'><privilege xmlns='urn:xmpp:privilege:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='alice@${domain}' to='${to}' id='f${i}' type='chat'><body>benchmark message number ${i} with some text</body></message></forwarded></privilege></message>`;
+
+async function throughput(prosody: ProsodyInstance, port: number, secret: string, kind: 'plain' | 'privileged', n: number): Promise<number> {
+  const stack = { prosody, sidecar: undefined, policy: undefined, port, log: { lines: [] }, audit: [], entities: [], sockets: [] } as unknown as Stack;
+  const bob = await connectUser(stack, 'bob', `b${Date.now()}`);
+  await bob.entity.send(xml('presence'));
+  await waitFor('bob available', () => bob.stanzas.find((s) => s.is('presence') && String(s.attrs.from).startsWith('bob@')));
+  let got = 0;
+  let last = 0;
+  bob.entity.on('stanza', (el) => {
+    if (el.is('message') && String(el.attrs.id).startsWith('f')) {
+      got++;
+      last = performance.now();
+    }
+  });
+  const comp = await RawComponent.open(port, 'pubsub.example.test', secret);
+  if (kind === 'privileged') await comp.waitFor((s) => s.name === 'message' && s.attrs.from === 'example.test', 'advertisement');
+  const to = 'bob@example.test';
+  const pieces: string[] = [];
+  for (let i = 0; i < n; i += 50) pieces.push(Array.from({ length: Math.min(50, n - i) }, (_, k) => (kind === 'plain' ? plainMsg(i + k, to) : privMsg(i + k, to))).join(''));
+  const t0 = performance.now();
+  await flood(comp.socket, pieces);
+  await waitFor('all messages at bob', () => (got >= n ? true : undefined), 120_000, 20);
+  const rate = n / ((last - t0) / 1000);
+  comp.socket.destroy();
+  bob.entity.reconnect.stop();
+  await bob.entity.stop();
+  return rate;
+}
+
+async function rtt(prosody: ProsodyInstance, port: number, secret: string, n: number): Promise<{ p50: number; p99: number }> {
+  const stack = { prosody, log: { lines: [] }, audit: [], entities: [], sockets: [] } as unknown as Stack;
+  const bob = await connectUser(stack, 'bob', `r${Date.now()}`);
+  bob.entity.iqCallee.get('urn:xmpp:ping', 'ping', () => ({}));
+  const comp = await RawComponent.open(port, 'pubsub.example.test', secret);
+  const jid = (await waitFor('bob bound', () => (bob.entity as unknown as { jid?: { toString(): string } }).jid?.toString()));
+  const samples: number[] = [];
+  for (let i = 0; i < n + 200; i++) {
+    const id = `ping${i}`;
+    const before = comp.stanzas.length;
+    const t0 = performance.now();
+    comp.write(`<iq type='get' id='${id}' from='pubsub.example.test' to='${jid}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    // woken by the socket, not by a timer: timers would add their own millisecond
+    while (!comp.stanzas.some((s, k) => k >= before && s.attrs.id === id)) {
+      await new Promise((r) => comp.socket.once('data', r));
+    }
+    if (i >= 200) samples.push((performance.now() - t0) * 1000);
+    if (comp.stanzas.length > 1000) comp.stanzas.splice(0, comp.stanzas.length);
+  }
+  comp.socket.destroy();
+  bob.entity.reconnect.stop();
+  await bob.entity.stop();
+  samples.sort((a, b) => a - b);
+  return { p50: samples[Math.floor(samples.length / 2)]!, p99: samples[Math.floor(samples.length * 0.99)]! };
+}
+
+/** Bytes/s from a component through `port` into a sink that only reads; optionally privguard's CPU per stanza. */
+async function alone(port: number, sink: FakeServer, kind: 'plain' | 'privileged', n: number, secret: string, pid?: number): Promise<{ mbps: number; cpuUsPerStanza?: number }> {
+  const before = sink.connections.length;
+  const comp = await RawComponent.open(port, 'pubsub.example.test', secret);
+  const conn = await waitFor('sink connection', () => sink.connections[before]);
+  let bytes = 0;
+  conn.socket.removeAllListeners('data');
+  conn.socket.on('data', (d: Buffer | string) => void (bytes += typeof d === 'string' ? Buffer.byteLength(d) : d.length));
+  const pieces: string[] = [];
+  for (let i = 0; i < n; i += 200) pieces.push(Array.from({ length: Math.min(200, n - i) }, (_, k) => (kind === 'plain' ? plainMsg(i + k, 'u@example.org') : privMsg(i + k, 'bob@example.org', 'example.org'))).join(''));
+  const total = pieces.reduce((a, p) => a + Buffer.byteLength(p), 0);
+  const cpu0 = pid ? cpuSeconds(pid) : 0;
+  const t0 = performance.now();
+  await flood(comp.socket, pieces);
+  // privguard re-serialises (double quotes, same length for this shape): wait for ~all bytes
+  await waitFor('sink got everything', () => (bytes >= total * 0.98 ? true : undefined), 120_000, 5);
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = pid ? cpuSeconds(pid) - cpu0 : undefined;
+  comp.socket.destroy();
+  return { mbps: total / secs / 1e6, ...(cpu !== undefined ? { cpuUsPerStanza: (cpu / n) * 1e6 } : {}) };
+}
+
+function decisionCost(size: number): number {
+  const users = Array.from({ length: size }, (_, i) => `user${i}`);
+  const nss = Array.from({ length: size }, (_, i) => `urn:bench:${i}`);
+  const text = `components:\n  pubsub.example.test:\n    secret: s\n    privileges:\n      example.test:\n        message: outgoing\n        iq: { ${[...nss, 'jabber:iq:private'].map((n) => `"${n}": get`).join(', ')} }\n        users: ${JSON.stringify([...users, 'alice', 'bot-*'])}\n        except_users: ["admin", "ops-*"]\n`;
+  const component = compilePolicy(loadPolicyText(text, 'bench.yaml', {})).components.get('pubsub.example.test')!;
+  const p = component.privileges.get('example.test')!;
+  const grants = new Map([['example.test', effectiveGrant('example.test', assumedAdvertisement(p), p).grant]]);
+  const ctx = { component, grants, isPending: () => false, pendingFull: false, delegationPending: () => undefined, delegationClosed: () => false };
+  const stanzas = [
+    stanza(privMsg(1, 'bob@example.test').replace('alice@', 'user7@')),
+    stanza(`<iq type='get' id='q' from='pubsub.example.test' to='alice@example.test'><privileged_iq xmlns='urn:xmpp:privilege:2'><iq xmlns='jabber:client' type='get' id='i'><query xmlns='jabber:iq:private'/></iq></privileged_iq></iq>`),
+  ];
+  const N = 100_000;
+  for (let i = 0; i < 20_000; i++) decideOutbound(ctx, stanzas[i % 2]!);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) decideOutbound(ctx, stanzas[i % 2]!);
+  return Number(process.hrtime.bigint() - t0) / N / 1000; // µs per decision
+}
+
+function bigTextBlockMs(): number {
+  const header = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>";
+  const body = 'QUJD'.repeat(65536); // 256 KB of base64, as an avatar
+  const stanzaText = `<iq type='set' id='v' from='pubsub.example.test' to='alice@example.test'><vCard xmlns='vcard-temp'><PHOTO><BINVAL>${body}</BINVAL></PHOTO></vCard></iq>`;
+  let max = 0;
+  for (let round = 0; round < 5; round++) {
+    const p = new StreamParser({ onHeader: () => {}, onStanza: () => {}, onEnd: () => {} }, { maxStanzaBytes: 1 << 20, maxDepth: 64 });
+    p.write(header);
+    for (let i = 0; i < stanzaText.length; i += 65536) {
+      const t0 = performance.now();
+      p.write(stanzaText.slice(i, i + 65536));
+      max = Math.max(max, performance.now() - t0);
+    }
+  }
+  return max;
+}
+
+async function main(): Promise<void> {
+  spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  const results: Record<string, number> = {};
+  const row = (name: string, value: number, unit: string, target?: string) => {
+    results[name] = Math.round(value * 1000) / 1000;
+    say(`${name.padEnd(34)} ${value.toFixed(3).padStart(12)} ${unit.padEnd(12)} ${target ?? ''}`);
+  };
+  say('privguard bench (loopback, 2 cores shared with the servers; figures are noisy: compare ratios)\n');
+
+  // Prosody without MAM, granting message outgoing.
+  const prosody = await startProsody({
+    modules: ['roster', 'saslauth', 'disco', 'ping', 'privilege', 'delegation'],
+    privileges: { 'pubsub.example.test': { message: 'outgoing', roster: 'get' } },
+  });
+  const [pgPort, relayPort] = await freePorts(2);
+  const pg = await startPrivguard(policyFor(pgPort!, prosody.componentPort));
+  const relay = await startRawRelay(relayPort!, prosody.componentPort);
+  try {
+    const N = 10_000;
+    const directPlain = await throughput(prosody, prosody.componentPort, 's3cr3t', 'plain', N);
+    const pgPlain = await throughput(prosody, pgPort!, 's', 'plain', N);
+    const directPriv = await throughput(prosody, prosody.componentPort, 's3cr3t', 'privileged', N);
+    const pgPriv = await throughput(prosody, pgPort!, 's', 'privileged', N);
+    row('throughput_direct_plain', directPlain, 'msgs/s');
+    row('throughput_privguard_plain', pgPlain, 'msgs/s');
+    row('throughput_ratio_plain', pgPlain / directPlain, '', 'target ≥ 0.95');
+    row('throughput_direct_privileged', directPriv, 'msgs/s');
+    row('throughput_privguard_privileged', pgPriv, 'msgs/s');
+    row('throughput_ratio_privileged', pgPriv / directPriv, '', 'target ≥ 0.95');
+
+    const rDirect = await rtt(prosody, prosody.componentPort, 's3cr3t', 2000);
+    const rRaw = await rtt(prosody, relayPort!, 's3cr3t', 2000);
+    const rPg = await rtt(prosody, pgPort!, 's', 2000);
+    row('rtt_direct_p50_us', rDirect.p50, 'µs');
+    row('rtt_raw_relay_p50_us', rRaw.p50, 'µs');
+    row('rtt_privguard_p50_us', rPg.p50, 'µs');
+    row('rtt_direct_p99_us', rDirect.p99, 'µs');
+    row('rtt_privguard_p99_us', rPg.p99, 'µs');
+    row('rtt_p50_ratio_vs_raw_relay', rPg.p50 / rRaw.p50, '', 'target ≤ 1.1');
+    row('rtt_p99_added_ms', (rPg.p99 - rDirect.p99) / 1000, 'ms', 'target ≤ 1');
+  } finally {
+    await pg.stop();
+    await relay.stop();
+    await prosody.stop();
+  }
+
+  // privguard alone against a null upstream, vs a raw relay to the same sink.
+  // A null upstream that advertises message=outgoing for example.org (else privileged stanzas are refused).
+  const sink = await FakeServer.start({
+    afterHandshake: "<message from='example.org' to='pubsub.example.test'><privilege xmlns='urn:xmpp:privilege:2'><perm access='message' type='outgoing'/></privilege></message>",
+  });
+  const [alonePort, rawPort] = await freePorts(2);
+  const pgAlone = await startPrivguard(policyFor(alonePort!, sink.port));
+  const rawAlone = await startRawRelay(rawPort!, sink.port);
+  try {
+    const M = 100_000;
+    const rawPlain = await alone(rawPort!, sink, 'plain', M, 's3cr3t');
+    const pgPlainAlone = await alone(alonePort!, sink, 'plain', M, 's', pgAlone.child.pid);
+    const rawPriv = await alone(rawPort!, sink, 'privileged', M / 2, 's3cr3t');
+    const pgPrivAlone = await alone(alonePort!, sink, 'privileged', M / 2, 's', pgAlone.child.pid);
+    row('alone_raw_relay_plain_MBps', rawPlain.mbps, 'MB/s');
+    row('alone_privguard_plain_MBps', pgPlainAlone.mbps, 'MB/s');
+    row('alone_vs_raw_plain', pgPlainAlone.mbps / rawPlain.mbps, '', 'target ≥ 0.20');
+    row('alone_raw_relay_privileged_MBps', rawPriv.mbps, 'MB/s');
+    row('alone_privguard_privileged_MBps', pgPrivAlone.mbps, 'MB/s');
+    row('alone_vs_raw_privileged', pgPrivAlone.mbps / rawPriv.mbps, '', 'target ≥ 0.08');
+    row('cpu_us_per_stanza_plain', pgPlainAlone.cpuUsPerStanza!, 'µs', 'target ≤ 6');
+    row('cpu_us_per_stanza_privileged', pgPrivAlone.cpuUsPerStanza!, 'µs', 'target ≤ 9');
+  } finally {
+    await pgAlone.stop();
+    await rawAlone.stop();
+  }
+
+  // 200 components, idle and under load.
+  const names = Array.from({ length: 200 }, (_, i) => `c${i}.example.org`);
+  const manyPort = await freePort();
+  const pgMany = await startPrivguard(policyFor(manyPort, sink.port, names).replaceAll("'pubsub.example.test'", ''));
+  try {
+    const raws = await Promise.all(names.map((n) => RawComponent.open(manyPort, n, 's')));
+    await waitFor('all upstream', () => (sink.connections.length >= 200 ? true : undefined), 30_000);
+    row('rss_mb_200_components_idle', rssMb(pgMany.child.pid!), 'MB', 'target ≤ 80');
+    for (let s = 0; s < 20; s++) {
+      for (const [i, r] of raws.entries()) r.write(plainMsg(s, 'u@example.org').replaceAll('pubsub.example.test', names[i]!));
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    row('rss_mb_200_components', rssMb(pgMany.child.pid!), 'MB', 'target ≤ 80 (under load)');
+    for (const r of raws) r.socket.destroy();
+  } finally {
+    await pgMany.stop();
+    await sink.stop();
+  }
+
+  const d10 = decisionCost(10);
+  const d1k = decisionCost(1000);
+  const d10k = decisionCost(10_000);
+  row('decision_us_10', d10, 'µs');
+  row('decision_us_1000', d1k, 'µs');
+  row('decision_us_10000', d10k, 'µs');
+  row('decision_cost_ratio_10k_vs_10', d10k / d10, '', 'target ≤ 1.5');
+  row('max_loop_block_ms_256k_text', bigTextBlockMs(), 'ms', 'target ≤ 5');
+
+  writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  say('\nwritten: bench/results.json');
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
+// keep the import used by the type checker when built without the server part
+void createServer;
+void readFileSync;
