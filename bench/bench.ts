@@ -50,7 +50,7 @@ async function startPrivguard(policyText: string): Promise<{ child: ChildProcess
   writeFileSync(file, policyText);
   const child = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'run', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PRIVGUARD_LOG_LEVEL: 'warn' } });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const port = Number(/listen: \{ host: 127\.0\.0\.1, port: (\d+)/.exec(policyText)![1]);
   await waitFor('privguard listening', () => new Promise<true | undefined>((r) => {
     const s = connect({ host: '127.0.0.1', port });
@@ -73,7 +73,7 @@ async function startPrivguard(policyText: string): Promise<{ child: ChildProcess
 async function startRawRelay(listen: number, upstream: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
   const code = `const net=require('net');net.createServer(c=>{c.setNoDelay(true);const u=net.connect(${upstream},'127.0.0.1');u.setNoDelay(true);c.pipe(u);u.pipe(c);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy());}).listen(${listen},'127.0.0.1',()=>process.stdout.write('ready\\n'));`;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((r) => child.stdout!.once('data', () => r()));
+  await new Promise<void>((r) => child.stdout.once('data', () => r()));
   return { child, stop: () => new Promise((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
 }
 
