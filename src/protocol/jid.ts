@@ -24,7 +24,11 @@ const DOMAIN_FORBIDDEN = /[\s\p{Cc}@/"&'<>\\]/u;
 const RESOURCE_FORBIDDEN = /\p{Cc}/u;
 const MAX_PART = 1023;
 
+const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
+
 function fold(s: string): string {
+  // NFKC leaves printable ASCII alone: the common case needs only lower-casing.
+  if (PRINTABLE_ASCII.test(s)) return s.toLowerCase();
   return s.normalize('NFKC').toLowerCase().normalize('NFKC');
 }
 
@@ -36,7 +40,20 @@ export function normaliseDomain(raw: string): string | undefined {
   return d;
 }
 
+/** The same JIDs come by again and again (a component's own, its users'): parse each once. */
+const cache = new Map<string, JidResult>();
+const CACHE_MAX = 4096;
+
 export function parseJid(raw: string): JidResult {
+  const hit = cache.get(raw);
+  if (hit) return hit;
+  const result = Object.freeze(parseJidUncached(raw));
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(raw, result);
+  return result;
+}
+
+function parseJidUncached(raw: string): JidResult {
   const slash = raw.indexOf('/');
   const beforeResource = slash === -1 ? raw : raw.slice(0, slash);
   const resource = slash === -1 ? '' : raw.slice(slash + 1);
@@ -52,7 +69,7 @@ export function parseJid(raw: string): JidResult {
   const res = resource.normalize('NFC');
   if (res.length > MAX_PART || RESOURCE_FORBIDDEN.test(res)) return { ok: false, reason: 'invalid resourcepart' };
   const bare = local ? `${local}@${domain}` : domain;
-  return { ok: true, jid: { local, domain, resource: res, bare } };
+  return { ok: true, jid: Object.freeze({ local, domain, resource: res, bare }) };
 }
 
 export function formatJid(jid: Jid): string {

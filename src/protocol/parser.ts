@@ -459,14 +459,21 @@ export class StreamParser {
     if (depth - 1 >= this.#limits.maxDepth) {
       throw new Fail('policy-violation', `elements nested deeper than ${this.#limits.maxDepth}`);
     }
-    const seen = new Set<string>();
     let prefixes: Map<string, string> | undefined;
     let defaultNs: string | undefined;
     let declaresDefault = false;
     const plain: [string, string][] = [];
-    for (const [name, value] of rawAttrs) {
-      if (seen.has(name)) throw new Fail('not-well-formed', `duplicate attribute "${name}"`);
-      seen.add(name);
+    // Elements have few attributes: a scan is cheaper than a Set. Many attributes
+    // (a hostile start tag) take the Set, so the check never goes quadratic.
+    const seen = rawAttrs.length > 16 ? new Set<string>() : undefined;
+    for (let a = 0; a < rawAttrs.length; a++) {
+      const [name, value] = rawAttrs[a]!;
+      if (seen) {
+        if (seen.has(name)) throw new Fail('not-well-formed', `duplicate attribute "${name}"`);
+        seen.add(name);
+      } else {
+        for (let b = 0; b < a; b++) if (rawAttrs[b]![0] === name) throw new Fail('not-well-formed', `duplicate attribute "${name}"`);
+      }
       if (name === 'xmlns') {
         declaresDefault = true;
         defaultNs = value;

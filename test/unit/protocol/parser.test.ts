@@ -266,6 +266,13 @@ describe('StreamParser: limits', () => {
     expect(parse(HEADER + `<message to='a@b'>${nest(64)}</message>`, limits).failure?.condition).toBe('policy-violation');
   });
 
+  it('checks a start tag with tens of thousands of attributes, duplicates included', () => {
+    const attrs = Array.from({ length: 30_000 }, (_, i) => `a${i}='1'`).join(' ');
+    const r = parse(`${HEADER}<message ${attrs}/>`, { maxStanzaBytes: 1 << 20, maxDepth: 64 });
+    expect(r.stanzas).toHaveLength(1);
+    expect(parse(`${HEADER}<message ${attrs} a29999='2'/>`, { maxStanzaBytes: 1 << 20, maxDepth: 64 }).failure?.condition).toBe('not-well-formed');
+  });
+
   it('utf8Length agrees with Buffer.byteLength', () => {
     fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => utf8Length(s) === Buffer.byteLength(s)));
   });

@@ -1,0 +1,20 @@
+import { loadPolicyText } from '../src/config/load.js';
+import { startSidecar } from '../src/index.js';
+import { createMemoryAuditSink } from '../src/observe/audit.js';
+import { silentLogger } from '../src/observe/log.js';
+import { FakeServer } from '../test/e2e/harness/fake-server.js';
+import { freePort } from '../test/e2e/harness/ports.js';
+import { RawComponent } from '../test/e2e/harness/stack.js';
+import { waitFor } from '../test/e2e/harness/wait.js';
+const sink = await FakeServer.start();
+const port = await freePort();
+const sc = await startSidecar({ policy: loadPolicyText(`listen: { port: ${port} }\nupstream: { port: ${sink.port} }\ncomponents:\n  pubsub.example.test: { secret: s, upstream_secret: s3cr3t }\n`, 'p.yaml'), log: silentLogger, audit: createMemoryAuditSink() });
+const comp = await RawComponent.open(port, 'pubsub.example.test', 's');
+const conn = await waitFor('c', () => sink.connections[0]);
+let bytes = 0; conn.socket.removeAllListeners('data'); conn.socket.on('data', (d: Buffer | string) => void (bytes += d.length));
+const msg = (i: number) => `<message from='bot@pubsub.example.test' to='u@example.org' id='f${i}' type='chat'><body>benchmark message number ${i} with some text</body></message>`;
+const N = 300000; let total = 0; const t0 = performance.now();
+for (let i = 0; i < N; i += 200) { const piece = Array.from({ length: 200 }, (_, k) => msg(i + k)).join(''); total += piece.length; if (!comp.socket.write(piece)) await new Promise((r) => comp.socket.once('drain', r)); }
+await waitFor('all', () => (bytes >= total * 0.98 ? true : undefined), 120000, 5);
+const s = (performance.now() - t0) / 1000; console.log(`${N} msgs in ${s.toFixed(2)} s = ${Math.round(N / s)}/s, ${(total / s / 1e6).toFixed(1)} MB/s`);
+await sc.close(); await sink.stop(); comp.socket.destroy(); process.exit(0);
