@@ -1,3 +1,8 @@
+/**
+ * `npm run profile`: 300,000 plain messages through an in-process privguard to
+ * a null upstream, under node --cpu-prof (the profile lands in bench/profiles/).
+ * For finding the hot path; the figures that count come from npm run bench.
+ */
 import { loadPolicyText } from '../src/config/load.js';
 import { startSidecar } from '../src/index.js';
 import { createMemoryAuditSink } from '../src/observe/audit.js';
