@@ -90,7 +90,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const auditFile = first.audit.file;
   // Relative paths are relative to the policy file, as secret files are.
   const audit = opts.audit ?? createAuditSink({ file: auditFile === '-' ? '-' : resolve(dirname(current.loaded.file), auditFile) });
-  const metrics = opts.metrics ?? (first.metrics ? createMetrics() : noMetrics());
+  const metrics = opts.metrics ?? (first.metrics ? await createMetrics() : noMetrics());
   metrics.watchAuditDrops(() => audit.dropped);
   const listener = new Listener({
     policy: () => current.loaded,

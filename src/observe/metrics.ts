@@ -7,7 +7,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// prom-client (~13 MB resident) is loaded only when metrics are configured.
+import type { Registry } from 'prom-client';
 import { PrivguardError } from '../errors.js';
 
 export const METRIC_NAMES = [
@@ -22,7 +23,8 @@ export const METRIC_NAMES = [
 ] as const;
 
 export interface Metrics {
-  readonly registry: Registry;
+  /** Prometheus text and its content type. */
+  render(): Promise<{ contentType: string; text: string }>;
   stanza(direction: 'to_server' | 'to_component', kind: string): void;
   decision(mode: 'enforce' | 'report', action: string, verdict: string, reason: string): void;
   decisionTime(seconds: number): void;
@@ -34,8 +36,9 @@ export interface Metrics {
   watchAuditDrops(source: () => number): void;
 }
 
-export function createMetrics(): Metrics {
-  const registry = new Registry();
+export async function createMetrics(): Promise<Metrics> {
+  const { Counter, Gauge, Histogram, Registry: PromRegistry, collectDefaultMetrics } = await import('prom-client');
+  const registry: Registry = new PromRegistry();
   collectDefaultMetrics({ register: registry, prefix: 'privguard_process_' });
   const stanzas = new Counter({
     name: 'privguard_stanzas_total',
@@ -82,7 +85,7 @@ export function createMetrics(): Metrics {
   pending.set({ table: 'privileged' }, 0);
   pending.set({ table: 'delegated' }, 0);
   return {
-    registry,
+    render: async () => ({ contentType: registry.contentType, text: await registry.metrics() }),
     stanza: (direction, kind) => stanzas.inc({ direction, kind }),
     decision: (mode, action, verdict, reason) => decisions.inc({ mode, action, verdict, reason }),
     decisionTime: (s) => decisionTime.observe(s),
@@ -98,10 +101,9 @@ export function createMetrics(): Metrics {
 
 /** A Metrics that records nothing (no `metrics` in the policy, and tests). */
 export function noMetrics(): Metrics {
-  const registry = new Registry();
   const nothing = () => {};
   return {
-    registry,
+    render: () => Promise.resolve({ contentType: 'text/plain', text: '' }),
     stanza: nothing,
     decision: nothing,
     decisionTime: nothing,
@@ -130,7 +132,7 @@ export async function serveMetrics(opts: { host: string; port: number; metrics: 
       return;
     }
     if (path === '/metrics') {
-      void opts.metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': opts.metrics.registry.contentType }).end(text));
+      void opts.metrics.render().then(({ contentType, text }) => res.writeHead(200, { 'content-type': contentType }).end(text));
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
