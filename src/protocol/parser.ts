@@ -504,7 +504,7 @@ export class StreamParser {
     // prefix with its declaration on this very element, so the meaning survives
     // re-serialisation wherever the element ends up.
     const attrs: Record<string, string> = {};
-    const expanded = new Set<string>();
+    let expanded: Set<string> | undefined; // only prefixed attributes need it
     for (const [name, value] of plain) {
       const c = name.indexOf(':');
       if (c === -1) {
@@ -515,6 +515,7 @@ export class StreamParser {
       const uri = this.#lookup(p, prefixes);
       if (uri === undefined) throw new Fail('not-well-formed', `undeclared prefix "${p}"`);
       const key = `${uri}|${name.slice(c + 1)}`;
+      expanded ??= new Set<string>();
       if (expanded.has(key)) throw new Fail('not-well-formed', `duplicate attribute "${name}"`);
       expanded.add(key);
       attrs[name] = value;

@@ -39,7 +39,8 @@ export function serialize(el: Element): string {
 function write(el: Element, out: string[]): void {
   out.push('<', el.name);
   const attrs: Record<string, string | number | null | undefined> = el.attrs;
-  for (const [k, v] of Object.entries(attrs)) {
+  for (const k in attrs) {
+    const v = attrs[k];
     if (v === undefined || v === null) continue;
     out.push(' ', k, '="', escapeAttr(typeof v === 'string' ? v : v.toString(10)), '"');
   }
