@@ -23,6 +23,8 @@ export const METRIC_NAMES = [
 ] as const;
 
 export interface Metrics {
+  /** False for noMetrics(): callers may skip measuring (e.g. timing decisions). */
+  readonly enabled: boolean;
   /** Prometheus text and its content type. */
   render(): Promise<{ contentType: string; text: string }>;
   stanza(direction: 'to_server' | 'to_component', kind: string): void;
@@ -85,6 +87,7 @@ export async function createMetrics(): Promise<Metrics> {
   pending.set({ table: 'privileged' }, 0);
   pending.set({ table: 'delegated' }, 0);
   return {
+    enabled: true,
     render: async () => ({ contentType: registry.contentType, text: await registry.metrics() }),
     stanza: (direction, kind) => stanzas.inc({ direction, kind }),
     decision: (mode, action, verdict, reason) => decisions.inc({ mode, action, verdict, reason }),
@@ -103,6 +106,7 @@ export async function createMetrics(): Promise<Metrics> {
 export function noMetrics(): Metrics {
   const nothing = () => {};
   return {
+    enabled: false,
     render: () => Promise.resolve({ contentType: 'text/plain', text: '' }),
     stanza: nothing,
     decision: nothing,

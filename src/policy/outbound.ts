@@ -10,7 +10,7 @@
  */
 import type { Element } from '@xmpp/xml';
 import { parseJid, type Jid } from '../protocol/jid.js';
-import { NS, PRIVILEGE_NS, RESERVED_NAMESPACE_PREFIXES, privilegeVersion } from '../protocol/ns.js';
+import { NS, PRIVILEGE_NS, RESERVED_NAMESPACE_PREFIXES, delegationVersion, privilegeVersion } from '../protocol/ns.js';
 import { elementChildren, forwardedStanza, hasPrivilegeElement, privilegeChild } from '../protocol/privilege.js';
 import { stanzaError } from '../protocol/stanzas.js';
 import type { CompiledComponent, CompiledPrivileges, Rule } from './compile.js';
@@ -69,8 +69,20 @@ function managedUser(to: string | undefined): Jid | undefined {
   return r.ok && r.jid.local !== '' && r.jid.resource === '' ? r.jid : undefined;
 }
 
+/** Whether a direct child is a XEP-0356 or XEP-0355 element (one pass, the common case has none). */
+function hasProtocolChild(el: Element): boolean {
+  for (const c of el.children) {
+    if (typeof c === 'string') continue;
+    const ns = c.getNS();
+    if (privilegeVersion(ns) !== undefined || delegationVersion(ns) !== undefined) return true;
+  }
+  return false;
+}
+
 export function decideOutbound(ctx: OutboundContext, el: Element): Verdict {
   const type = el.attrs.type as string | undefined;
+  // Messages and presences without a privilege or delegation element are nobody's business here.
+  if (el.name !== 'iq' && !hasProtocolChild(el)) return pass(`<${el.name}>`);
   const replies = { pending: ctx.delegationPending, wasPending: ctx.delegationClosed };
   if (el.name === 'iq' && (type === 'result' || type === 'error') && isDelegationReply(replies, el)) {
     return decideDelegationReply(replies, el);

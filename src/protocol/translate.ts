@@ -27,6 +27,9 @@ export function translate(el: Element, from: Versions, to: Versions): Element {
   const privTo = to.privilege;
   const delFrom = from.delegation;
   const delTo = to.delegation;
+  const privChange = privFrom !== undefined && privTo !== undefined && privFrom !== privTo;
+  const delChange = delFrom !== undefined && delTo !== undefined && delFrom !== delTo;
+  if (!privChange && !delChange) return el; // the common case: nothing to translate
   for (const child of elementChildren(el)) {
     const ns = child.getNS();
     const pv = privilegeVersion(ns);

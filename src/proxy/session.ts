@@ -301,7 +301,7 @@ export class Session {
     // Into the server's version before judging: decisions never see a version.
     const domain = domainOf(el.attrs.to);
     if (domain !== undefined) translate(el, this.#componentVersions(domain), this.#serverVersions.get(domain) ?? {});
-    const t0 = process.hrtime.bigint();
+    const t0 = this.#metrics.enabled ? process.hrtime.bigint() : 0n;
     const verdict = decideOutbound(
       {
         component: this.#compiled,
@@ -313,7 +313,7 @@ export class Session {
       },
       el,
     );
-    this.#metrics.decisionTime(Number(process.hrtime.bigint() - t0) / 1e9);
+    if (this.#metrics.enabled) this.#metrics.decisionTime(Number(process.hrtime.bigint() - t0) / 1e9);
     this.#applyOutbound(verdict, el);
     this.#reportPending();
   }
@@ -374,7 +374,7 @@ export class Session {
         if (adv) this.#serverAdvertisements.set(seen.domain, { adv, id: el.attrs.id as string | undefined });
       }
     }
-    const t0 = process.hrtime.bigint();
+    const t0 = this.#metrics.enabled ? process.hrtime.bigint() : 0n;
     const verdict = decideInbound(
       {
         component: this.#compiled,
@@ -387,7 +387,7 @@ export class Session {
       },
       el,
     );
-    this.#metrics.decisionTime(Number(process.hrtime.bigint() - t0) / 1e9);
+    if (this.#metrics.enabled) this.#metrics.decisionTime(Number(process.hrtime.bigint() - t0) / 1e9);
     this.#applyInbound(verdict, el);
     this.#reportPending();
   }

@@ -116,6 +116,8 @@ describe('hot reload (real Prosody), without dropping the component\'s connectio
     expect(plainDisconnects).toBe(1); // only our own stop
     rotated.entity.reconnect.stop();
     await rotated.entity.stop();
+    // privguard frees the name once both legs have closed
+    await waitFor('plain gone again', () => (stack.sidecar.online().includes('plain.example.test') ? undefined : true));
   });
 
   it('a component removed from the policy is disconnected with not-authorized', async () => {
