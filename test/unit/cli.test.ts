@@ -173,20 +173,27 @@ describe('privguard run (a real process)', () => {
     return io;
   }
 
-  it('listens, then shuts down on SIGTERM with exit 0', async () => {
+  it('listens, reloads on SIGHUP, then shuts down on SIGTERM with exit 0', async () => {
     const port = await freePort();
     const file = tempPolicy(`listen: { port: ${port} }\nupstream: { port: ${await freePort()} }\naudit: { file: audit.jsonl }\ncomponents:\n  c.example.org: { secret: s }\n`);
     const io = start(file);
-    await waitFor('listening log line', () => (io.err.includes('privguard listening on 127.0.0.1:' + port) ? true : undefined), 15_000);
+    // Deadlines are generous: under the full suite, tsx may start slowly while ejabberd boots.
+    await waitFor('listening log line', () => (io.err.includes('privguard listening on 127.0.0.1:' + port) ? true : undefined), 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}; stderr so far: ${io.err.slice(-2000)}`);
+    });
     // SIGHUP reopens the audit file and leaves the process running
     child!.kill('SIGHUP');
-    await waitFor('reopen log line', () => (io.err.includes('audit file reopened') ? true : undefined), 15_000);
+    await waitFor('reopen log line', () => (io.err.includes('audit file reopened') ? true : undefined), 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}; stderr so far: ${io.err.slice(-2000)}`);
+    });
     expect(io.code).toBeUndefined();
     child!.kill('SIGTERM');
-    await waitFor('exit', () => (io.code !== undefined ? true : undefined), 15_000);
+    await waitFor('exit', () => (io.code !== undefined ? true : undefined), 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}; stderr so far: ${io.err.slice(-2000)}`);
+    });
     expect(io.code).toBe(0);
     expect(io.err).toContain('privguard stopped');
-  });
+  }, 90_000);
 
   it('exits 1 with the errors when the policy is invalid', async () => {
     const io = start(tempPolicy('components: {}\n'));
