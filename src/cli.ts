@@ -14,7 +14,7 @@ import { explainStanzas, formatExplanation } from './explain.js';
 import { importEjabberd } from './importer/ejabberd.js';
 import { importProsody } from './importer/prosody.js';
 import { createLogger } from './observe/log.js';
-import { startSidecar } from './index.js';
+import { startSidecar, type Sidecar } from './index.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 /** After SIGTERM, how long a graceful shutdown may take before we force it. */
@@ -121,21 +121,21 @@ export function buildProgram(io: Io = stdio): Command {
     .requiredOption('-c, --config <file>', 'policy file (YAML)')
     .action(async (opts: { config: string }) => {
       const log = createLogger();
-      let sidecar;
-      try {
-        sidecar = await startSidecar({ policy: loadPolicyFile(opts.config), log, watchFile: true });
-      } catch (e) {
-        process.exitCode = reportError(e, io);
-        return;
-      }
+      // Signals are handled from the first moment: a SIGHUP's default action is to
+      // end the process, and a reload may come while privguard is still starting.
+      let sidecar: Sidecar | undefined;
+      let stopping: string | undefined;
       const stop = (signal: string) => {
+        stopping ??= signal;
+        if (!sidecar) return; // handled once started
+        const running = sidecar;
         log.info({ signal }, `received ${signal}, shutting down`);
         const force = setTimeout(() => {
           log.error({}, `shutdown did not finish within ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`);
           process.exit(EXIT.failure);
         }, SHUTDOWN_DEADLINE_MS);
         force.unref();
-        void sidecar.close().then(() => {
+        void running.close().then(() => {
           log.info({}, 'privguard stopped');
           process.exitCode = EXIT.ok;
           // Let pino flush, then leave even if a peer keeps a socket half-open.
@@ -144,11 +144,26 @@ export function buildProgram(io: Io = stdio): Command {
       };
       // SIGHUP: reload the policy (the old one stays if the new one is invalid) and reopen the audit file.
       process.on('SIGHUP', () => {
-        sidecar.reload();
-        void sidecar.reopenAudit().then(() => log.info({ signal: 'SIGHUP' }, 'audit file reopened'));
+        if (!sidecar) {
+          log.info({ signal: 'SIGHUP' }, 'SIGHUP while starting: the policy being loaded is the current file');
+          return;
+        }
+        const running = sidecar;
+        running.reload();
+        void running.reopenAudit().then(() => log.info({ signal: 'SIGHUP' }, 'audit file reopened'));
       });
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
+      try {
+        sidecar = await startSidecar({ policy: loadPolicyFile(opts.config), log, watchFile: true });
+      } catch (e) {
+        process.exitCode = reportError(e, io);
+        process.removeAllListeners('SIGHUP');
+        process.removeAllListeners('SIGTERM');
+        process.removeAllListeners('SIGINT');
+        return;
+      }
+      if (stopping) stop(stopping);
     });
 
   return program;
