@@ -78,6 +78,19 @@ const NCNAME_START = 'A-Za-z_\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u037
 const NCNAME_CHAR = `${NCNAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040`;
 // eslint-disable-next-line no-misleading-character-class -- U+200C/U+200D are NameStartChars of XML 1.0 §2.3
 const QNAME = new RegExp(`^[${NCNAME_START}][${NCNAME_CHAR}]*(?::[${NCNAME_START}][${NCNAME_CHAR}]*)?$`);
+/** Names already found valid (they repeat: message, from, to, id, xmlns...); bounded. */
+const validNames = new Set<string>();
+function validName(name: string): boolean {
+  if (validNames.has(name)) return true;
+  if (!QNAME.test(name)) return false;
+  if (validNames.size >= 1024) validNames.clear();
+  validNames.add(name);
+  return true;
+}
+
+/** An attribute value needing no end-of-line, white-space or entity work, and holding no illegal character. */
+const PLAIN_VALUE = /^[^\x00-\x1F&\uFFFE\uFFFF]*$/;
+
 /** XML 1.0 §2.2: characters that may never appear, raw or as references. */
 const ILLEGAL_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
 const ENTITY = /&([^;&]*);/g;
@@ -387,7 +400,7 @@ export class StreamParser {
     }
     if (i >= len) return -1;
     const qname = buf.slice(pos + 1, i);
-    if (!QNAME.test(qname)) throw new Fail('not-well-formed', `invalid element name "${qname.slice(0, 64)}"`);
+    if (!validName(qname)) throw new Fail('not-well-formed', `invalid element name "${qname.slice(0, 64)}"`);
     const attrs: [string, string][] = [];
     let selfClosing = false;
     for (;;) {
@@ -418,7 +431,7 @@ export class StreamParser {
       }
       if (i >= len) return -1;
       const name = buf.slice(nameStart, i);
-      if (!QNAME.test(name)) throw new Fail('not-well-formed', `invalid attribute name "${name.slice(0, 64)}"`);
+      if (!validName(name)) throw new Fail('not-well-formed', `invalid attribute name "${name.slice(0, 64)}"`);
       while (i < len && isWs(buf.charCodeAt(i))) i++;
       if (i >= len) return -1;
       if (buf.charCodeAt(i) !== 0x3d) throw new Fail('not-well-formed', `attribute "${name}" without a value`);
@@ -432,7 +445,7 @@ export class StreamParser {
       const raw = buf.slice(i + 1, close);
       if (raw.indexOf('<') !== -1) throw new Fail('not-well-formed', `'<' in the value of "${name}"`);
       // XML 1.0 §3.3.3: literal white space in attribute values becomes a space.
-      attrs.push([name, decodeEntities(normaliseEol(raw).replace(/[\t\n]/g, ' '))]);
+      attrs.push([name, PLAIN_VALUE.test(raw) ? raw : decodeEntities(normaliseEol(raw).replace(/[\t\n]/g, ' '))]);
       i = close + 1;
     }
     this.#count(buf, pos, i);
