@@ -69,6 +69,9 @@ interface Frame {
   ns: string | undefined;
   /** Prefix declarations made on this element (undefined when none). */
   prefixes: Map<string, string> | undefined;
+  /** Whether this element declares the default namespace, and to what ('' undeclares it). */
+  declaresDefault: boolean;
+  defaultUri: string;
   el: Element | undefined;
   /** Text pieces not yet flushed into el.children. */
   text: string[];
@@ -537,7 +540,7 @@ export class StreamParser {
 
     if (depth === 0) {
       // The stream root: its declarations are the scope of every stanza.
-      this.#stack.push({ qname, ns, prefixes: withDefault(prefixes, declaresDefault, defaultNs), el: undefined, text: [] });
+      this.#stack.push({ qname, ns, prefixes, declaresDefault, defaultUri: defaultNs ?? '', el: undefined, text: [] });
       this.#phase = 'stream';
       this.#stanzaBytes = 0;
       this.#streamElement = new Element('stream', inheritedDefault ? { xmlns: inheritedDefault } : {});
@@ -554,13 +557,13 @@ export class StreamParser {
     } else {
       el.parent = this.#streamElement ?? null;
     }
-    this.#stack.push({ qname, ns, prefixes: withDefault(prefixes, declaresDefault, defaultNs), el, text: [] });
+    this.#stack.push({ qname, ns, prefixes, declaresDefault, defaultUri: defaultNs ?? '', el, text: [] });
   }
 
   #defaultNs(): string | undefined {
     for (let d = this.#stack.length - 1; d >= 0; d--) {
-      const p = this.#stack[d]!.prefixes;
-      if (p?.has('')) return p.get('') || undefined;
+      const f = this.#stack[d]!;
+      if (f.declaresDefault) return f.defaultUri || undefined;
     }
     return undefined;
   }
@@ -584,18 +587,6 @@ function flushText(frame: Frame): void {
   if (frame.text.length === 0 || !frame.el) return;
   frame.el.children.push(normaliseEol(frame.text.length === 1 ? frame.text[0]! : frame.text.join('')));
   frame.text = [];
-}
-
-/** The default namespace is kept in the prefix map under the empty prefix. */
-function withDefault(
-  prefixes: Map<string, string> | undefined,
-  declares: boolean,
-  uri: string | undefined,
-): Map<string, string> | undefined {
-  if (!declares) return prefixes;
-  const m = prefixes ?? new Map<string, string>();
-  m.set('', uri ?? '');
-  return m;
 }
 
 function unprefixed(attrs: Record<string, string>): Record<string, string> {
