@@ -182,7 +182,3 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     },
   };
 }
-
-export async function startSidecarFromFile(file: string, log?: Logger): Promise<Sidecar> {
-  return startSidecar({ policy: loadPolicyFile(file), ...(log ? { log } : {}) });
-}

@@ -20,7 +20,7 @@ import { DELEGATION_NS, DISCO } from '../protocol/ns.js';
 import { elementChildren } from '../protocol/privilege.js';
 import { stanzaError } from '../protocol/stanzas.js';
 import type { CompiledComponent, CompiledDelegation, Rule } from './compile.js';
-import { pass, type AuditInfo, type DelegatedIqTrack, type Reason, type Verdict } from './verdict.js';
+import { pass, verdictBase, type AuditInfo, type DelegatedIqTrack, type Reason, type Verdict } from './verdict.js';
 
 /** What the server has delegated so far on this connection: domain → namespace → its attributes. */
 export type ServerDelegations = ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
@@ -93,11 +93,7 @@ function refuse(
 ): Verdict {
   return {
     action: 'reject',
-    reason,
-    rule: opts.rule ?? null,
-    subject,
-    ...(opts.detail ? { detail: opts.detail } : {}),
-    audit: opts.audit,
+    ...verdictBase(subject, reason, opts),
     replies: [{ to: 'server', stanza: wrappedError(request, inner, version, opts.condition ?? 'service-unavailable') }],
     ...(opts.track ? { track: opts.track } : {}),
   };

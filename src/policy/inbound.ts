@@ -19,7 +19,7 @@ import { iqResult } from '../protocol/stanzas.js';
 import type { CompiledComponent } from './compile.js';
 import { decideDelegatedIq, decideDelegationAdvertisement, decideNestingQuery, hasDelegationElement, isNestingQuery, type ServerDelegations } from './delegation.js';
 import { effectiveGrant, type EffectiveGrant } from './grants.js';
-import { pass, type AuditInfo, type Reason, type Rule, type Verdict } from './verdict.js';
+import { pass, verdictBase, type AuditInfo, type Reason, type Rule, type Verdict } from './verdict.js';
 
 export interface InboundContext {
   component: CompiledComponent;
@@ -37,11 +37,7 @@ export interface InboundContext {
 function drop(subject: string, reason: Reason, opts: { rule?: Rule | null; detail?: string; audit?: AuditInfo; replies?: Element[] } = {}): Verdict {
   return {
     action: 'drop',
-    reason,
-    rule: opts.rule ?? null,
-    subject,
-    ...(opts.detail ? { detail: opts.detail } : {}),
-    ...(opts.audit ? { audit: opts.audit } : {}),
+    ...verdictBase(subject, reason, opts),
     replies: (opts.replies ?? []).map((stanza) => ({ to: 'server' as const, stanza })),
   };
 }

@@ -16,7 +16,7 @@ import { stanzaError } from '../protocol/stanzas.js';
 import type { CompiledComponent, CompiledPrivileges, Rule } from './compile.js';
 import { decideDelegationReply, hasDelegationElement, isDelegationReply } from './delegation.js';
 import type { EffectiveGrant } from './grants.js';
-import { pass, verdictText, type AuditInfo, type DelegatedIqTrack, type Reason, type Verdict } from './verdict.js';
+import { pass, verdictBase, verdictText, type AuditInfo, type DelegatedIqTrack, type Reason, type Verdict } from './verdict.js';
 
 export interface OutboundContext {
   component: CompiledComponent;
@@ -44,7 +44,7 @@ function deny(
   condition: Condition,
   opts: { rule?: Rule | null; detail?: string; audit?: AuditInfo } = {},
 ): Verdict {
-  const base = { reason, rule: opts.rule ?? null, subject, ...(opts.detail ? { detail: opts.detail } : {}), ...(opts.audit ? { audit: opts.audit } : {}) };
+  const base = verdictBase(subject, reason, opts);
   const type = el.attrs.type as string | undefined;
   // RFC 6120 §8.3.1: never answer an error (or a result) with an error.
   if (type === 'error' || (el.name === 'iq' && type === 'result')) return { action: 'drop', ...base, replies: [] };

@@ -53,11 +53,6 @@ export const REASON_PHRASES = {
   nothing_delegated: 'delegates nothing this component may have',
 } as const;
 export type Reason = keyof typeof REASON_PHRASES;
-export const REASONS = Object.keys(REASON_PHRASES) as Reason[];
-
-export function isReason(s: string): s is Reason {
-  return s in REASON_PHRASES;
-}
 
 /** What the audit line says besides verdict and reason. */
 export interface AuditInfo {
@@ -130,6 +125,21 @@ export function verdictText(v: Pick<Verdict, 'subject' | 'reason' | 'rule' | 'de
   const detail = v.detail ? ` (${v.detail})` : '';
   const rule = v.rule ? `: ${v.rule.path} = ${v.rule.value}` : '';
   return `privguard: ${v.subject} ${REASON_PHRASES[v.reason]}${detail}${rule}`;
+}
+
+/** The fields every verdict has, absent optional keys left out (audit records keep no empty keys). */
+export function verdictBase(
+  subject: string,
+  reason: Reason,
+  opts: { rule?: Rule | null; detail?: string | undefined; audit?: AuditInfo | undefined } = {},
+): Base {
+  return {
+    reason,
+    rule: opts.rule ?? null,
+    subject,
+    ...(opts.detail ? { detail: opts.detail } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
+  };
 }
 
 export function pass(subject: string, audit?: AuditInfo, track?: Track): Verdict {

@@ -71,7 +71,3 @@ function parseJidUncached(raw: string): JidResult {
   const bare = local ? `${local}@${domain}` : domain;
   return { ok: true, jid: Object.freeze({ local, domain, resource: res, bare }) };
 }
-
-export function formatJid(jid: Jid): string {
-  return jid.resource ? `${jid.bare}/${jid.resource}` : jid.bare;
-}

@@ -120,10 +120,6 @@ export class XmppStream {
     return this.socket.writableLength;
   }
 
-  get needsDrain(): boolean {
-    return this.socket.writableNeedDrain;
-  }
-
   /** Stop reading for `reason` until resume(reason); reasons stack. The rest of the current read is held too. */
   pause(reason: string): void {
     this.#pauses.add(reason);
