@@ -61,25 +61,35 @@ export function createAuditSink({ file }: { file: string }): AuditSink {
   const end = (s: NodeJS.WritableStream): Promise<void> =>
     file === '-' ? Promise.resolve() : new Promise((resolve) => (s as WriteStream).end(resolve));
   let out = open();
+  // Records of one tick leave in one write (a busy component makes many).
+  let batch = '';
+  const flush = (): void => {
+    const lines = batch;
+    batch = '';
+    if (lines.length > 0 && !('destroyed' in out && out.destroyed === true)) out.write(lines);
+  };
   return {
     write(record) {
-      if (out.writableLength > MAX_BUFFERED || ('destroyed' in out && out.destroyed === true)) {
+      if (out.writableLength + batch.length > MAX_BUFFERED || ('destroyed' in out && out.destroyed === true)) {
         dropped++;
         return;
       }
-      out.write(`${JSON.stringify({ type: 'decision', time: new Date().toISOString(), ...record })}\n`);
+      if (batch.length === 0) process.nextTick(flush);
+      batch += `${JSON.stringify({ type: 'decision', time: new Date().toISOString(), ...record })}\n`;
     },
     get dropped() {
       return dropped;
     },
     async reopen() {
       if (file === '-') return;
+      flush();
       const old = out;
       // New records go to the new file at once; the old stream flushes what it holds.
       out = open();
       await end(old);
     },
     close() {
+      flush();
       return end(out);
     },
   };

@@ -23,7 +23,13 @@ export function checkComponentElement(component: string, top: TopLevel, el: Elem
   return checkAddressing(component, el);
 }
 
-export function checkAddressing(component: string, stanza: Element): Verdict {
+/** What the addressing rules read: a stanza's name and attributes (a tree, or a fast-path stanza's root). */
+export interface Addressed {
+  name: string;
+  attrs: Readonly<Record<string, unknown>>;
+}
+
+export function checkAddressing(component: string, stanza: Addressed): Verdict {
   const subject = `<${stanza.name}>`;
   const from = stanza.attrs.from as string | undefined;
   if (from === undefined) {

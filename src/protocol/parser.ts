@@ -22,6 +22,7 @@
  * (names are matched over the BMP).
  */
 import { Element } from '@xmpp/xml';
+import { frameStanza, type FramedStanza } from './frame.js';
 import { NS, type StreamErrorCondition } from './ns.js';
 
 export interface StreamHeader {
@@ -46,6 +47,12 @@ export interface ParserHandlers {
   onEnd(): void;
   /** White space between stanzas (a keep-alive); called at most once per write. */
   onWhitespace?(): void;
+  /**
+   * A complete stanza that needs no tree (protocol/frame.ts). Return true when
+   * it was handled as it is; false makes the parser parse it in full and hand
+   * it to onStanza. Without this handler every stanza is parsed in full.
+   */
+  onFramed?(stanza: FramedStanza): boolean;
 }
 
 export interface ParserLimits {
@@ -73,26 +80,40 @@ interface Frame {
   declaresDefault: boolean;
   defaultUri: string;
   el: Element | undefined;
-  /** Text pieces not yet flushed into el.children. */
-  text: string[];
+  /** Text not yet flushed into el.children. */
+  text: string;
 }
 
 const NCNAME_START = 'A-Za-z_\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD';
 const NCNAME_CHAR = `${NCNAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040`;
 // eslint-disable-next-line no-misleading-character-class -- U+200C/U+200D are NameStartChars of XML 1.0 §2.3
 const QNAME = new RegExp(`^[${NCNAME_START}][${NCNAME_CHAR}]*(?::[${NCNAME_START}][${NCNAME_CHAR}]*)?$`);
-/** Names already found valid (they repeat: message, from, to, id, xmlns...); bounded. */
-const validNames = new Set<string>();
-function validName(name: string): boolean {
-  if (validNames.has(name)) return true;
-  if (!QNAME.test(name)) return false;
-  if (validNames.size >= 1024) validNames.clear();
-  validNames.add(name);
-  return true;
-}
+/**
+ * Names seen lately, in slots by a hash of their characters: a name that
+ * repeats (message, from, to, id, xmlns...) is neither cut out of the input
+ * nor validated again, and the same string comes back each time (cheap as a
+ * property key). Bounded: NAME_SLOTS names of at most MAX_KEPT_NAME characters.
+ */
+const NAME_SLOTS = 1024;
+const MAX_KEPT_NAME = 64;
+const nameSlots: string[] = new Array<string>(NAME_SLOTS).fill('');
 
-/** An attribute value needing no end-of-line, white-space or entity work, and holding no illegal character. */
-const PLAIN_VALUE = /^[^\x00-\x1F&\uFFFE\uFFFF]*$/;
+/** The name in buf[start, end) (its hash computed while scanning), or undefined when it is no QName. */
+function nameAt(buf: string, start: number, end: number, hash: number): string | undefined {
+  const n = end - start;
+  if (n > MAX_KEPT_NAME) {
+    const name = buf.slice(start, end);
+    return QNAME.test(name) ? name : undefined;
+  }
+  const slot = hash & (NAME_SLOTS - 1);
+  const kept = nameSlots[slot]!;
+  if (kept.length === n && buf.startsWith(kept, start)) return kept;
+  const name = buf.slice(start, end);
+  if (!QNAME.test(name)) return undefined;
+  // A copy, not a slice that would keep the whole read alive.
+  nameSlots[slot] = (' ' + name).slice(1);
+  return name;
+}
 
 /** XML 1.0 §2.2: characters that may never appear, raw or as references. */
 const ILLEGAL_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
@@ -171,6 +192,9 @@ export class StreamParser {
   /** While suspended, input is held here unparsed (at most what one read delivered). */
   #suspended = false;
   #held = '';
+  /** Scratch space for the attributes of the start tag being read. */
+  #attrNames: string[] = [];
+  #attrValues: string[] = [];
 
   constructor(handlers: ParserHandlers, limits: ParserLimits) {
     this.#handlers = handlers;
@@ -263,6 +287,11 @@ export class StreamParser {
     this.#checkOpenToken(this.#pending.length);
   }
 
+  /** Whether stanzas may take the fast path: someone takes them, and the stream's namespace is the component one. */
+  get #framing(): boolean {
+    return this.#handlers.onFramed !== undefined && this.#stack[0]!.declaresDefault && this.#stack[0]!.defaultUri === NS.component;
+  }
+
   #run(buf: string): void {
     let pos = 0;
     const len = buf.length;
@@ -276,6 +305,13 @@ export class StreamParser {
       if (buf.charCodeAt(pos) !== 0x3c /* < */) {
         pos = this.#text(buf, pos);
         continue;
+      }
+      if (this.#stack.length === 1 && this.#framing) {
+        const framed = frameStanza(buf, pos, this.#limits);
+        if (framed !== undefined && this.#handlers.onFramed!(framed)) {
+          pos += framed.xml.length;
+          continue;
+        }
       }
       const next = this.#markup(buf, pos);
       if (next < 0) {
@@ -317,7 +353,7 @@ export class StreamParser {
       const raw = buf.slice(pos, stop);
       if (raw.indexOf(']]>') !== -1) throw new Fail('not-well-formed', "']]>' in character data");
       this.#count(buf, pos, stop);
-      top!.text.push(decodeEntities(raw));
+      top!.text += decodeEntities(raw);
     }
     if (stop < end) {
       this.#pending = buf.slice(stop, end);
@@ -364,7 +400,7 @@ export class StreamParser {
       if (this.#inStanza) {
         const data = buf.slice(pos + 9, end);
         if (ILLEGAL_CHAR.test(data)) throw new Fail('not-well-formed', 'illegal XML character');
-        this.#stack[this.#stack.length - 1]!.text.push(data);
+        this.#stack[this.#stack.length - 1]!.text += data;
       } else if (this.#phase === 'prolog') {
         throw new Fail('not-well-formed', 'CDATA before the stream header');
       }
@@ -379,9 +415,15 @@ export class StreamParser {
       if (buf.indexOf('<', pos + 2) !== -1) throw new Fail('not-well-formed', "'<' inside an end tag");
       return -1;
     }
-    const qname = buf.slice(pos + 2, end).replace(/[ \t\r\n]+$/, '');
     const top = this.#stack[this.#stack.length - 1];
-    if (!top || top.qname !== qname) {
+    // The name of the open element, then only white space.
+    let k = -1;
+    if (top && buf.startsWith(top.qname, pos + 2)) {
+      k = pos + 2 + top.qname.length;
+      while (k < end && isWs(buf.charCodeAt(k))) k++;
+    }
+    if (!top || k !== end) {
+      const qname = buf.slice(pos + 2, end).replace(/[ \t\r\n]+$/, '');
       throw new Fail('not-well-formed', top ? `</${qname}> does not close <${top.qname}>` : `unexpected </${qname}>`);
     }
     if (this.#inStanza) this.#count(buf, pos, end + 1);
@@ -392,19 +434,26 @@ export class StreamParser {
   #startTag(buf: string, pos: number): number {
     const len = buf.length;
     let i = pos + 1;
+    let hash = 0;
     while (i < len) {
       const c = buf.charCodeAt(i);
-      if (isWs(c) || c === 0x3e || c === 0x2f) break;
-      // Cannot be part of a name: fail now rather than wait for a '>'.
-      if (c === 0x3c || c === 0x26 || c === 0x22 || c === 0x27 || c === 0x3d) {
-        throw new Fail('not-well-formed', `invalid character in the element name "${buf.slice(pos + 1, i + 1).slice(0, 64)}"`);
+      if (c <= 0x3e) {
+        if (isWs(c) || c === 0x3e || c === 0x2f) break;
+        // Cannot be part of a name: fail now rather than wait for a '>'.
+        if (c === 0x3c || c === 0x26 || c === 0x22 || c === 0x27 || c === 0x3d) {
+          throw new Fail('not-well-formed', `invalid character in the element name "${buf.slice(pos + 1, i + 1).slice(0, 64)}"`);
+        }
       }
+      hash = (Math.imul(hash, 31) + c) | 0;
       i++;
     }
     if (i >= len) return -1;
-    const qname = buf.slice(pos + 1, i);
-    if (!validName(qname)) throw new Fail('not-well-formed', `invalid element name "${qname.slice(0, 64)}"`);
-    const attrs: [string, string][] = [];
+    const qname = nameAt(buf, pos + 1, i, hash);
+    if (qname === undefined) throw new Fail('not-well-formed', `invalid element name "${buf.slice(pos + 1, Math.min(i, pos + 65))}"`);
+    // The tag's attributes go to two scratch arrays (#open never re-enters the tokenizer).
+    const names = this.#attrNames;
+    const values = this.#attrValues;
+    let count = 0;
     let selfClosing = false;
     for (;;) {
       const wsStart = i;
@@ -424,17 +473,21 @@ export class StreamParser {
       }
       if (i === wsStart) throw new Fail('not-well-formed', 'attributes must be separated by white space');
       const nameStart = i;
+      hash = 0;
       while (i < len) {
         const a = buf.charCodeAt(i);
-        if (a === 0x3d /* = */ || isWs(a) || a === 0x3e || a === 0x2f) break;
-        if (a === 0x3c || a === 0x26 || a === 0x22 || a === 0x27) {
-          throw new Fail('not-well-formed', `invalid character in an attribute name of <${qname}>`);
+        if (a <= 0x3e) {
+          if (a === 0x3d /* = */ || isWs(a) || a === 0x3e || a === 0x2f) break;
+          if (a === 0x3c || a === 0x26 || a === 0x22 || a === 0x27) {
+            throw new Fail('not-well-formed', `invalid character in an attribute name of <${qname}>`);
+          }
         }
+        hash = (Math.imul(hash, 31) + a) | 0;
         i++;
       }
       if (i >= len) return -1;
-      const name = buf.slice(nameStart, i);
-      if (!validName(name)) throw new Fail('not-well-formed', `invalid attribute name "${name.slice(0, 64)}"`);
+      const name = nameAt(buf, nameStart, i, hash);
+      if (name === undefined) throw new Fail('not-well-formed', `invalid attribute name "${buf.slice(nameStart, Math.min(i, nameStart + 64))}"`);
       while (i < len && isWs(buf.charCodeAt(i))) i++;
       if (i >= len) return -1;
       if (buf.charCodeAt(i) !== 0x3d) throw new Fail('not-well-formed', `attribute "${name}" without a value`);
@@ -443,17 +496,33 @@ export class StreamParser {
       if (i >= len) return -1;
       const quote = buf.charCodeAt(i);
       if (quote !== 0x22 && quote !== 0x27) throw new Fail('not-well-formed', `attribute "${name}" value not quoted`);
-      const close = buf.indexOf(quote === 0x22 ? '"' : "'", i + 1);
-      if (close === -1) return -1;
+      // One pass to the closing quote: '<' is an error; references, control
+      // characters and U+FFFE/U+FFFF need the slow treatment.
+      let plain = true;
+      let close = i + 1;
+      for (; close < len; close++) {
+        const v = buf.charCodeAt(close);
+        if (v === quote) break;
+        if (v <= 0x3c) {
+          if (v === 0x3c) throw new Fail('not-well-formed', `'<' in the value of "${name}"`);
+          if (v < 0x20 || v === 0x26) plain = false;
+        } else if (v >= 0xfffe) {
+          plain = false;
+        }
+      }
+      if (close >= len) return -1;
       const raw = buf.slice(i + 1, close);
-      if (raw.indexOf('<') !== -1) throw new Fail('not-well-formed', `'<' in the value of "${name}"`);
+      names[count] = name;
       // XML 1.0 §3.3.3: literal white space in attribute values becomes a space.
-      attrs.push([name, PLAIN_VALUE.test(raw) ? raw : decodeEntities(normaliseEol(raw).replace(/[\t\n]/g, ' '))]);
+      values[count] = plain ? raw : decodeEntities(normaliseEol(raw).replace(/[\t\n]/g, ' '));
+      count++;
       i = close + 1;
     }
     this.#count(buf, pos, i);
     this.#sawAnything = true;
-    this.#open(qname, attrs);
+    this.#open(qname, count);
+    // Values may be slices of a whole read: do not keep it alive.
+    for (let a = 0; a < count; a++) values[a] = '';
     if (selfClosing) this.#close();
     return i;
   }
@@ -469,7 +538,10 @@ export class StreamParser {
     return undefined;
   }
 
-  #open(qname: string, rawAttrs: [string, string][]): void {
+  /** Open the element just read; its `count` attributes are in the scratch arrays. */
+  #open(qname: string, count: number): void {
+    const names = this.#attrNames;
+    const values = this.#attrValues;
     const depth = this.#stack.length; // 0 = stream root, 1 = stanza
     if (this.#phase === 'prolog' && depth !== 0) throw new Fail('not-well-formed', 'bad stream state');
     if (depth - 1 >= this.#limits.maxDepth) {
@@ -478,30 +550,34 @@ export class StreamParser {
     let prefixes: Map<string, string> | undefined;
     let defaultNs: string | undefined;
     let declaresDefault = false;
-    const plain: [string, string][] = [];
+    let prefixedAttrs = false;
     // Elements have few attributes: a scan is cheaper than a Set. Many attributes
     // (a hostile start tag) take the Set, so the check never goes quadratic.
-    const seen = rawAttrs.length > 16 ? new Set<string>() : undefined;
-    for (let a = 0; a < rawAttrs.length; a++) {
-      const [name, value] = rawAttrs[a]!;
+    const seen = count > 16 ? new Set<string>() : undefined;
+    for (let a = 0; a < count; a++) {
+      const name = names[a]!;
       if (seen) {
         if (seen.has(name)) throw new Fail('not-well-formed', `duplicate attribute "${name}"`);
         seen.add(name);
       } else {
-        for (let b = 0; b < a; b++) if (rawAttrs[b]![0] === name) throw new Fail('not-well-formed', `duplicate attribute "${name}"`);
+        for (let b = 0; b < a; b++) if (names[b] === name) throw new Fail('not-well-formed', `duplicate attribute "${name}"`);
       }
-      if (name === 'xmlns') {
-        declaresDefault = true;
-        defaultNs = value;
-      } else if (name.startsWith('xmlns:')) {
+      if (name.indexOf(':') === -1) {
+        if (name === 'xmlns') {
+          declaresDefault = true;
+          defaultNs = values[a]!;
+        }
+        continue;
+      }
+      prefixedAttrs = true;
+      if (name.startsWith('xmlns:')) {
         const p = name.slice(6);
+        const value = values[a]!;
         if (value === '') throw new Fail('not-well-formed', `prefix "${p}" bound to the empty namespace`);
         if (p === 'xmlns' || (p === 'xml') !== (value === NS.xml) || value === NS.xmlns) {
           throw new Fail('not-well-formed', `reserved prefix or namespace in "${name}"`);
         }
         (prefixes ??= new Map()).set(p, value);
-      } else {
-        plain.push([name, value]);
       }
     }
     const parent = this.#stack[depth - 1];
@@ -521,12 +597,14 @@ export class StreamParser {
     // re-serialisation wherever the element ends up.
     const attrs: Record<string, string> = {};
     let expanded: Set<string> | undefined; // only prefixed attributes need it
-    for (const [name, value] of plain) {
-      const c = name.indexOf(':');
-      if (c === -1) {
-        attrs[name] = value;
+    for (let a = 0; a < count; a++) {
+      const name = names[a]!;
+      if (!prefixedAttrs || name.indexOf(':') === -1) {
+        if (name !== 'xmlns') attrs[name] = values[a]!;
         continue;
       }
+      if (name.startsWith('xmlns:')) continue;
+      const c = name.indexOf(':');
       const p = name.slice(0, c);
       const uri = this.#lookup(p, prefixes);
       if (uri === undefined) throw new Fail('not-well-formed', `undeclared prefix "${p}"`);
@@ -534,13 +612,13 @@ export class StreamParser {
       expanded ??= new Set<string>();
       if (expanded.has(key)) throw new Fail('not-well-formed', `duplicate attribute "${name}"`);
       expanded.add(key);
-      attrs[name] = value;
+      attrs[name] = values[a]!;
       if (p !== 'xml') attrs[`xmlns:${p}`] = uri;
     }
 
     if (depth === 0) {
       // The stream root: its declarations are the scope of every stanza.
-      this.#stack.push({ qname, ns, prefixes, declaresDefault, defaultUri: defaultNs ?? '', el: undefined, text: [] });
+      this.#stack.push({ qname, ns, prefixes, declaresDefault, defaultUri: defaultNs ?? '', el: undefined, text: '' });
       this.#phase = 'stream';
       this.#stanzaBytes = 0;
       this.#streamElement = new Element('stream', inheritedDefault ? { xmlns: inheritedDefault } : {});
@@ -549,7 +627,8 @@ export class StreamParser {
     }
     const parentNs = depth === 1 ? this.#defaultNs() : parent!.ns;
     if (ns !== parentNs) attrs.xmlns = ns ?? '';
-    const el = new Element(local, attrs);
+    const el = new Element(local);
+    el.attrs = attrs; // the constructor would copy them
     if (parent?.el) {
       flushText(parent);
       parent.el.children.push(el);
@@ -557,7 +636,7 @@ export class StreamParser {
     } else {
       el.parent = this.#streamElement ?? null;
     }
-    this.#stack.push({ qname, ns, prefixes, declaresDefault, defaultUri: defaultNs ?? '', el, text: [] });
+    this.#stack.push({ qname, ns, prefixes, declaresDefault, defaultUri: defaultNs ?? '', el, text: '' });
   }
 
   #defaultNs(): string | undefined {
@@ -585,8 +664,8 @@ export class StreamParser {
 
 function flushText(frame: Frame): void {
   if (frame.text.length === 0 || !frame.el) return;
-  frame.el.children.push(normaliseEol(frame.text.length === 1 ? frame.text[0]! : frame.text.join('')));
-  frame.text = [];
+  frame.el.children.push(normaliseEol(frame.text));
+  frame.text = '';
 }
 
 function unprefixed(attrs: Record<string, string>): Record<string, string> {

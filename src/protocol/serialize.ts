@@ -22,12 +22,22 @@ const REPLACEMENTS: Readonly<Record<string, string>> = {
 };
 const replace = (c: string): string => REPLACEMENTS[c] ?? '\uFFFD';
 
+// A loop finds out whether there is anything to escape faster than a regular
+// expression does on the short values of a stanza; most have nothing.
 export function escapeAttr(value: string): string {
-  return value.replace(ATTR_SPECIAL, replace);
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c <= 0x3e ? c < 0x20 || c === 0x26 || c === 0x3c || c === 0x3e || c === 0x22 : c >= 0xfffe) return value.replace(ATTR_SPECIAL, replace);
+  }
+  return value;
 }
 
 export function escapeText(value: string): string {
-  return value.replace(TEXT_SPECIAL, replace);
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c <= 0x3e ? (c < 0x20 && c !== 0x09 && c !== 0x0a) || c === 0x26 || c === 0x3c || c === 0x3e : c >= 0xfffe) return value.replace(TEXT_SPECIAL, replace);
+  }
+  return value;
 }
 
 export function serialize(el: Element): string {

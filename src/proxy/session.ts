@@ -22,6 +22,8 @@ import { effectiveGrant, type EffectiveGrant } from '../policy/grants.js';
 import { effectiveDelegation } from '../policy/delegation.js';
 import { decideInbound } from '../policy/inbound.js';
 import { decideOutbound } from '../policy/outbound.js';
+import { framedInboundPasses, framedOutboundPasses } from '../policy/framed.js';
+import type { FramedStanza } from '../protocol/frame.js';
 import { verdictText, type DelegatedIqTrack, type Verdict } from '../policy/verdict.js';
 import { wrappedError } from '../protocol/delegation.js';
 import { parseJid } from '../protocol/jid.js';
@@ -155,6 +157,7 @@ export class Session {
     this.#client.setHandlers({
       onHeader: () => {},
       onStanza: (el) => this.#fromComponent(el),
+      onFramed: (f) => this.#framedFromComponent(f),
       onWhitespace: () => this.#relay(this.#server, this.#client, ' '),
       onEnd: () => this.close(),
       onFailure: (f) => {
@@ -167,6 +170,7 @@ export class Session {
     this.#server.setHandlers({
       onHeader: () => {},
       onStanza: (el) => this.#fromServer(el),
+      onFramed: (f) => this.#framedFromServer(f),
       onWhitespace: () => this.#relay(this.#client, this.#server, ' '),
       onEnd: () => {
         this.#log.info({ component: name }, `the server closed the stream of ${name}`);
@@ -281,6 +285,17 @@ export class Session {
 
   // ── component → server ────────────────────────────────────────────────
 
+  /** The fast path: a stanza with nothing to judge but its root goes on as it arrived. */
+  #framedFromComponent(f: FramedStanza): boolean {
+    if (this.#state !== 'online') return false;
+    const isReply = (id: string): boolean => this.#delegPending.has(id) || this.#delegPending.closed(id);
+    if (!framedOutboundPasses(this.component.name, f, isReply)) return false;
+    this.#throttle();
+    this.#metrics.stanza('to_server', f.name);
+    this.#relay(this.#server, this.#client, f.xml);
+    return true;
+  }
+
   #fromComponent(el: Element): void {
     if (this.#state !== 'online') return;
     this.#throttle();
@@ -352,6 +367,15 @@ export class Session {
   }
 
   // ── server → component ────────────────────────────────────────────────
+
+  #framedFromServer(f: FramedStanza): boolean {
+    if (this.#state !== 'online') return false;
+    const isResponse = (id: string): boolean => this.#pending.has(id) || this.#pending.expired(id) !== undefined;
+    if (!framedInboundPasses(f, isResponse)) return false;
+    this.#metrics.stanza('to_component', f.name);
+    this.#relay(this.#client, this.#server, f.xml);
+    return true;
+  }
 
   #fromServer(el: Element): void {
     if (this.#state !== 'online') return;

@@ -5,8 +5,8 @@
  *    survives;
  *  - parsing: protocol/parser.ts with the policy's limits; a parse failure ends
  *    the stream with the matching stream error, never an exception;
- *  - writing: writes are corked for the rest of the tick, so the stanzas produced
- *    by one read leave in one write; `send()` reports whether the socket's buffer
+ *  - writing: what is written in one tick is joined and leaves in one socket
+ *    write (the stanzas produced by one read, typically); `send()` reports whether the socket's buffer
  *    is full so the other leg can pause its reads (backpressure);
  *  - closing: `close()` is graceful (optional stream error, end tag, FIN, then a
  *    destroy deadline), `destroy()` is immediate; both are idempotent.
@@ -14,6 +14,7 @@
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Element } from '@xmpp/xml';
+import type { FramedStanza } from '../protocol/frame.js';
 import { StreamParser, type ParseFailure, type ParserLimits, type StreamHeader } from '../protocol/parser.js';
 import { serialize } from '../protocol/serialize.js';
 import { STREAM_END, streamError } from '../protocol/stanzas.js';
@@ -29,6 +30,8 @@ export interface StreamHandlers {
   /** The socket is gone (after close(), destroy(), or the peer). Called once. */
   onClose(hadError: boolean): void;
   onWhitespace?(): void;
+  /** A stanza on the fast path (protocol/frame.ts): true if handled as it is, false to have it parsed in full. */
+  onFramed?(stanza: FramedStanza): boolean;
 }
 
 export type StreamState = 'open' | 'closing' | 'closed';
@@ -42,7 +45,9 @@ export class XmppStream {
   #parser: StreamParser;
   #handlers: StreamHandlers;
   #state: StreamState = 'open';
-  #corked = false;
+  /** Written this tick, not yet handed to the socket. */
+  #out = '';
+  #flushScheduled = false;
   #pauses = new Set<string>();
   #closeTimer: NodeJS.Timeout | undefined;
 
@@ -55,6 +60,7 @@ export class XmppStream {
         onStanza: (el) => this.#handlers.onStanza(el),
         onEnd: () => this.#handlers.onEnd(),
         onWhitespace: () => this.#handlers.onWhitespace?.(),
+        onFramed: (s) => this.#handlers.onFramed?.(s) ?? false,
       },
       limits,
     );
@@ -92,18 +98,35 @@ export class XmppStream {
     this.#handlers.onClose(hadError);
   }
 
-  /** Write raw XML. Returns false when the socket's buffer is full. */
+  /**
+   * Write raw XML. Returns false when the socket's buffer is full; 'drain' on
+   * the socket follows, as for socket.write(). Small writes are joined until
+   * the end of the tick; once a high-water mark's worth is waiting, or while
+   * the socket is full, it goes to the socket at once, so the answer is the
+   * socket's own.
+   */
   write(xml: string): boolean {
     if (this.#state !== 'open' || this.socket.destroyed) return false;
-    if (!this.#corked) {
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.socket.uncork();
-      });
+    this.#out += xml;
+    if (this.#out.length < this.socket.writableHighWaterMark && !this.socket.writableNeedDrain) {
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        process.nextTick(this.#flush);
+      }
+      return true;
     }
-    return this.socket.write(xml);
+    return this.#writeOut();
+  }
+
+  #flush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#state === 'open' && !this.socket.destroyed) this.#writeOut();
+  };
+
+  #writeOut(): boolean {
+    const out = this.#out;
+    this.#out = '';
+    return out.length === 0 || this.socket.write(out);
   }
 
   send(stanza: Element): boolean {
@@ -149,11 +172,9 @@ export class XmppStream {
     this.#state = 'closing';
     this.#parser.stop();
     if (!this.socket.destroyed) {
-      if (this.#corked) {
-        this.#corked = false;
-        this.socket.uncork();
-      }
-      this.socket.end((condition ? streamError(condition, text) : '') + STREAM_END);
+      const out = this.#out;
+      this.#out = '';
+      this.socket.end(out + (condition ? streamError(condition, text) : '') + STREAM_END);
       // Keep reading so the peer's FIN is seen; input is ignored now.
       this.socket.resume();
     }

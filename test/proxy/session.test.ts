@@ -29,6 +29,21 @@ describe('session: relay', () => {
     expect(got.getChild('query', 'urn:x')).toBeDefined();
   });
 
+  it('forwards a stanza with nothing to judge as it arrived, and re-serialises one with something', async () => {
+    const { raw, conn } = await online();
+    const plain = `<message from='a.example.org' to='u@example.org' id='f1' type='chat'><body>hé &gt; x</body></message>`;
+    const fast = `<message from='a.example.org' to='u@example.org' id='f1' type='chat'><body>hé > x</body></message>`;
+    raw.write(fast + plain);
+    await waitFor('both upstream', () => conn.stanzas[1]);
+    // The first as its very characters; the second (a reference) from its tree.
+    expect(conn.raw).toBe(`${fast}<message from="a.example.org" to="u@example.org" id="f1" type="chat"><body>hé &gt; x</body></message>`);
+
+    const reply = `<iq type='result' id='q2' from='u@example.org/r' to='a.example.org'><query xmlns='urn:x'/></iq>`;
+    conn.send(reply);
+    await raw.waitFor((s) => s.attrs.id === 'q2', 'iq at component');
+    expect(raw.received).toContain(reply);
+  });
+
   it('passes white space keep-alives both ways without keeping them', async () => {
     const { raw, conn } = await online();
     raw.write(' ');

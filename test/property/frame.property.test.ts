@@ -1,0 +1,273 @@
+/**
+ * The differential test of the parser's fast path (protocol/frame.ts): random
+ * and mutated stanzas, split at random across reads, go through
+ *  (A) the parser with the fast path on (every framed stanza taken as it is),
+ *  (B) the same parser with it off (every stanza parsed into a tree), and
+ *  (C) @xmpp/xml's parser (ltx), for what the fast path forwarded.
+ * Properties:
+ *  1. A and B agree on every event: the same stanzas in the same order (a
+ *     framed stanza's characters parse to B's very tree), the same failure.
+ *  2. The fast path classifies as the full engine does: a framed stanza has
+ *     the root name and attributes of B's tree, no element in a judged
+ *     namespace, no prefixed attribute; and whenever the session's fast-path
+ *     checks (policy/framed.ts) let it through, the full engine's verdict on
+ *     B's tree is a plain pass in that direction, with nothing to track,
+ *     learn or audit.
+ *  3. Another parser reads the forwarded characters as privguard judged them:
+ *     ltx gives the same names, namespaces, attributes and text.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { Parser, type Element } from '@xmpp/xml';
+import { checkComponentElement } from '../../src/policy/addressing.js';
+import { framedInboundPasses, framedOutboundPasses } from '../../src/policy/framed.js';
+import { decideInbound } from '../../src/policy/inbound.js';
+import { decideOutbound } from '../../src/policy/outbound.js';
+import { classifyTopLevel } from '../../src/protocol/classify.js';
+import type { FramedStanza } from '../../src/protocol/frame.js';
+import { isJudgedNamespace, NS } from '../../src/protocol/ns.js';
+import { StreamParser, type ParserHandlers } from '../../src/protocol/parser.js';
+import { serialize } from '../../src/protocol/serialize.js';
+import { C, context, FULL_GRANT, stanza, type Ctx } from '../unit/policy/helpers.js';
+
+const HEADER = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='pubsub.example.test'>";
+const LIMITS = { maxStanzaBytes: 400, maxDepth: 4 };
+
+// Pieces biased towards plain stanzas (so the fast path is taken often), with
+// everything that must send a stanza to the full path mixed in.
+const ROOTS = ['message', 'message', 'message', 'presence', 'iq', 'iq', 'handshake', 'p:message', 'stream:error', 'Message'];
+const NAMES = ['body', 'body', 'x', 'query', 'item', 'a-b.c', '_n', 'privilege', 'forwarded', 'perm', 'delegation', 'é', 'p:q', 'n1'];
+const NAMESPACES = [
+  'urn:example:a', 'jabber:client', 'urn:xmpp:forward:0', 'http://jabber.org/protocol/chatstates', 'urn:xmpp:privilege:3',
+  'urn:xmpp:privilege:2', 'urn:xmpp:privilege:1', 'urn:xmpp:delegation:2', 'urn:xmpp:delegation:1', 'jabber:iq:roster',
+  'http://jabber.org/protocol/disco#info', 'jabber:component:accept', 'http://etherx.jabber.org/streams', '',
+];
+const VALUES = [
+  'pubsub.example.test', 'bot@pubsub.example.test/r', 'other.example.org', 'u@example.test', 'example.test', 'alice@example.test/phone',
+  'get', 'set', 'result', 'error', 'chat', 'unavailable', 'p1', 'd1', 'x', '', 'a&amp;b', 'l1&#10;l2', 'tab\there', 'nl\nhere', 'cr\rhere',
+  'é', '😀', '>', '\uFFFE', 'a<b', '&foo;', 'q"q', "q'q", 'urn:xmpp:delegation:2::urn:example:a',
+];
+const ATTRS = ['from', 'from', 'to', 'to', 'id', 'type', 'xmlns', 'xml:lang', 'xmlns:p', 'p:attr', 'a', 'b-c', 'node', 'é'];
+const TEXTS = [
+  'hello', 'hello', ' ', '\r\n', 'a&amp;b', '&lt;x&gt;', '<![CDATA[c]]>', '<!-- c -->', '<?pi x?>', ']]>', 'é😀', '\u0001', '\uFFFF',
+  '&#65;', '>', 'a\tb', ']]', ']',
+];
+const HOSTILE = ['<', '>', '&', '/', '"', "'", ':', '=', ' ', '</a>', '<a>', '<!', '<?', 'xmlns="urn:xmpp:privilege:2"', '\u0000', '😀'];
+
+interface Pools {
+  roots: string[];
+  names: string[];
+  attrs: string[];
+  values: string[];
+  texts: string[];
+}
+const MIXED: Pools = { roots: ROOTS, names: NAMES, attrs: ATTRS, values: [...VALUES, ...NAMESPACES], texts: TEXTS };
+// Only what the fast path takes (and a judged namespace now and then).
+const PLAIN: Pools = {
+  roots: ['message', 'presence', 'iq'],
+  names: ['body', 'x', 'query', 'item', 'a-b.c', '_n', 'n1'],
+  attrs: ['a', 'b-c', 'node', 'xmlns', 'id'],
+  values: ['get', 'set', 'result', 'error', 'chat', 'p1', 'd1', 'x', 'é', '😀', '>', 'urn:example:a', 'jabber:client', 'urn:xmpp:forward:0', 'urn:xmpp:privilege:2'],
+  // Long texts reach the byte limit, some only when counted in UTF-8.
+  texts: ['hello', ' ', '\r\n', 'é😀', '>', 'a\tb', ']]', ']', 'long '.repeat(30), 'é'.repeat(120), '😀'.repeat(60)],
+};
+
+function stanzaOf(pools: Pools): fc.Arbitrary<string> {
+  const attrArb = fc
+    .tuple(fc.constantFrom(...pools.attrs), fc.constantFrom(...pools.values), fc.constantFrom('"', "'"), fc.constantFrom(' ', ' ', '\n', ' = '))
+    .map(([name, value, q, eq]) => (eq === ' = ' ? ` ${name} = ${q}${value}${q}` : `${eq}${name}=${q}${value}${q}`));
+  const tree = fc.letrec<{ node: string; element: string }>((tie) => ({
+    node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.constantFrom(...pools.texts), tie('element')),
+    element: fc
+      .tuple(fc.constantFrom(...pools.names), fc.array(attrArb, { maxLength: 3 }), fc.array(tie('node'), { maxLength: 3 }), fc.boolean(), fc.constantFrom('', ' ', '\n'))
+      .map(([name, attrs, children, selfClose, ws]) => (selfClose && children.length === 0 ? `<${name}${attrs.join('')}${ws}/>` : `<${name}${attrs.join('')}${ws}>${children.join('')}</${name}${ws}>`)),
+  }));
+  // Addressing in both directions (component → server first, most often), and
+  // the type and id values the session's tables answer for.
+  const from = fc.constantFrom('bot@pubsub.example.test', 'bot@pubsub.example.test', 'pubsub.example.test', 'u@example.test/r', 'example.test');
+  const to = fc.constantFrom('u@example.test', 'u@example.test', 'example.test', 'pubsub.example.test', 'bot@pubsub.example.test');
+  const type = fc.constantFrom('', " type='get'", " type='set'", " type='result'", " type='error'", " type='chat'", " type='unavailable'");
+  const id = fc.constantFrom('', " id='p1'", " id='d1'", " id='x'", " id='q'");
+  return fc
+    .tuple(fc.constantFrom(...pools.roots), from, to, type, id, fc.array(attrArb, { maxLength: 3 }), fc.array(tree.node, { maxLength: 3 }), fc.boolean())
+    .map(([name, f, t, ty, i, attrs, children, selfClose]) => {
+      const head = `<${name} from='${f}' to='${t}'${ty}${i}${attrs.join('')}`;
+      return selfClose && children.length === 0 ? `${head}/>` : `${head}>${children.join('')}</${name}>`;
+    });
+}
+const stanzaArb = fc.oneof({ weight: 3, arbitrary: stanzaOf(PLAIN) }, { weight: 2, arbitrary: stanzaOf(MIXED) });
+
+const mutated = fc
+  .tuple(stanzaArb, fc.array(fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete'), fc.constantFrom(...HOSTILE)), { maxLength: 2 }))
+  .map(([s, muts]) => {
+    for (const [n, kind, piece] of muts) {
+      const at = n % (s.length + 1);
+      s = kind === 'insert' ? s.slice(0, at) + piece + s.slice(at) : s.slice(0, at) + s.slice(at + 1);
+    }
+    return s;
+  });
+
+const inputArb = fc.tuple(
+  fc.array(fc.oneof({ weight: 3, arbitrary: stanzaArb }, { weight: 1, arbitrary: mutated }), { minLength: 1, maxLength: 4 }),
+  fc.array(fc.nat(), { maxLength: 3 }),
+  fc.constantFrom('', ' ', '\n'),
+);
+
+type Event = { kind: 'stanza'; el: Element; framed?: FramedStanza } | { kind: 'failure'; text: string };
+
+/** Feed `pieces` to a parser; with `fast`, every framed stanza is taken as it is. */
+function run(pieces: string[], fast: boolean): Event[] {
+  const events: Event[] = [];
+  const handlers: ParserHandlers = {
+    onHeader: () => {},
+    onStanza: (el) => void events.push({ kind: 'stanza', el }),
+    onEnd: () => {},
+  };
+  if (fast) {
+    handlers.onFramed = (f) => {
+      events.push({ kind: 'stanza', el: reparse(f.xml), framed: f });
+      return true;
+    };
+  }
+  const p = new StreamParser(handlers, LIMITS);
+  for (const piece of [HEADER, ...pieces]) {
+    const failure = p.write(piece);
+    if (failure) events.push({ kind: 'failure', text: `${failure.condition}: ${failure.text}` });
+  }
+  return events;
+}
+
+/** A framed stanza's characters through the full path: exactly one tree, no failure. */
+function reparse(chars: string): Element {
+  const out: Element[] = [];
+  const p = new StreamParser({ onHeader: () => {}, onStanza: (el) => void out.push(el), onEnd: () => {} }, LIMITS);
+  const failure = p.write(HEADER + chars);
+  if (failure || out.length !== 1) throw new Error(`framed characters do not parse to one stanza: ${failure?.text ?? out.length} in ${JSON.stringify(chars)}`);
+  return out[0]!;
+}
+
+/** Split `s` at the given points (modulo its length), as reads might. */
+function split(s: string, cuts: number[]): string[] {
+  const points = [...new Set(cuts.map((c) => c % (s.length + 1)))].sort((a, b) => a - b);
+  const out: string[] = [];
+  let last = 0;
+  for (const p of points) {
+    out.push(s.slice(last, p));
+    last = p;
+  }
+  out.push(s.slice(last));
+  return out;
+}
+
+function* elements(el: Element): Generator<Element> {
+  yield el;
+  for (const c of el.children) if (typeof c !== 'string') yield* elements(c);
+}
+
+/** A tree as any namespace-aware reader sees it: names, resolved namespaces, attributes (no declarations), text. */
+function shape(el: Element, eol = false): unknown {
+  const attrs = Object.entries(el.attrs as Record<string, string>).filter(([k]) => k !== 'xmlns' && !k.startsWith('xmlns:')).sort();
+  const children: unknown[] = [];
+  for (const c of el.children) {
+    if (typeof c === 'string') {
+      const t = eol ? c.replace(/\r\n?/g, '\n') : c;
+      const last = children[children.length - 1];
+      if (typeof last === 'string') children[children.length - 1] = last + t;
+      else if (t !== '') children.push(t);
+    } else {
+      children.push(shape(c, eol));
+    }
+  }
+  return { name: el.name, ns: el.getNS(), attrs, children };
+}
+
+/** ltx (through @xmpp/xml's Parser) on the forwarded characters. */
+function ltx(chars: string): Element {
+  const parser = new Parser();
+  const out: Element[] = [];
+  const errors: unknown[] = [];
+  parser.on('element', (el: Element) => out.push(el));
+  parser.on('error', (e: unknown) => errors.push(e));
+  parser.write(HEADER + chars);
+  if (errors.length > 0 || out.length !== 1) throw new Error(`ltx read ${out.length} stanzas, errors: ${errors.map(String).join('; ')}`);
+  return out[0]!;
+}
+
+// Session states the fast-path checks consult: ids of delegated requests and of privileged IQs.
+function contexts(): Ctx[] {
+  const none = context('example.test: { message: outgoing, roster: both, presence: roster }', FULL_GRANT);
+  const busy = context('example.test: { message: outgoing, roster: both, presence: roster }', FULL_GRANT);
+  busy.pending.set('p1', 'u@example.test');
+  busy.expired.set('x', 'u@example.test');
+  const wrapper = stanza(
+    "<iq from='example.test' to='pubsub.example.test' type='set' id='d1'><delegation xmlns='urn:xmpp:delegation:2'><forwarded xmlns='urn:xmpp:forward:0'><iq xmlns='jabber:client' from='u@example.test/r' to='example.test' type='get' id='q'><query xmlns='urn:example:a'/></iq></forwarded></delegation></iq>",
+  );
+  busy.delegPending.set('d1', { kind: 'delegated_iq', id: 'd1', domain: 'example.test', version: 2, namespace: 'urn:example:a', request: wrapper, inner: wrapper.getChild('delegation')!.getChild('forwarded')!.getChild('iq')! });
+  return [none, busy];
+}
+const CONTEXTS = contexts();
+
+describe('the parser fast path against the full path and against ltx', () => {
+  it('agrees on every stanza, every failure and every classification', () => {
+    let framed = 0;
+    let full = 0;
+    let outPasses = 0;
+    let inPasses = 0;
+    fc.assert(
+      fc.property(inputArb, ([stanzas, cuts, sep]) => {
+        const input = stanzas.join(sep);
+        const pieces = split(input, cuts);
+        const a = run(pieces, true);
+        const b = run(pieces, false);
+        // 1. The same events, stanza by stanza.
+        expect(a.map((e) => (e.kind === 'stanza' ? serialize(e.el) : e.text))).toEqual(b.map((e) => (e.kind === 'stanza' ? serialize(e.el) : e.text)));
+        a.forEach((e, i) => {
+          if (e.kind !== 'stanza' || !e.framed) {
+            if (e.kind === 'stanza') full++;
+            return;
+          }
+          framed++;
+          const f = e.framed;
+          const t = (b[i] as { el: Element }).el;
+          // 2. No reference, CDATA, comment, processing instruction or prefix went the fast way,
+          // what it read is what the full path read, and nothing in it is judged.
+          expect(f.xml).not.toMatch(/&|<!|<\?|<\/?[^\s/>]*:/);
+          expect(Object.keys(f.attrs).filter((k) => k.includes(':'))).toEqual([]);
+          expect(f.name).toBe(t.name);
+          expect({ ...f.attrs }).toEqual(t.attrs);
+          for (const el of elements(t)) {
+            // (Elements without a declaration are in the stream's namespace: not judged below the root.)
+            const ns = el.getNS() ?? '';
+            expect(el === t || ns === NS.component || !isJudgedNamespace(ns)).toBe(true);
+            expect(Object.keys(el.attrs).filter((k) => k.includes(':'))).toEqual([]);
+          }
+          for (const ctx of CONTEXTS) {
+            const isReply = (id: string) => ctx.delegPending.has(id);
+            if (framedOutboundPasses(C, f, isReply)) {
+              outPasses++;
+              expect(checkComponentElement(C, classifyTopLevel(t), t).action).toBe('pass');
+              const v = decideOutbound({ ...ctx.out, delegationClosed: isReply }, t);
+              expect(v.action).toBe('pass');
+              if (v.action === 'pass') expect([v.track, v.settle, v.audit]).toEqual([undefined, undefined, undefined]);
+            }
+            const isResponse = (id: string) => ctx.pending.has(id) || ctx.expired.has(id);
+            if (framedInboundPasses(f, isResponse)) {
+              inPasses++;
+              const v = decideInbound(ctx.in, t);
+              expect(v.action).toBe('pass');
+              if (v.action === 'pass') expect([v.track, v.learn, v.audit]).toEqual([undefined, undefined, undefined]);
+            }
+          }
+          // 3. Another parser reads the forwarded characters as privguard judged them.
+          expect(shape(ltx(f.xml), true)).toEqual(shape(t));
+        });
+      }),
+      { numRuns: 6000, seed: 7 },
+    );
+    // The generator must exercise both paths, or the test proves nothing.
+    expect(framed).toBeGreaterThan(1000);
+    expect(full).toBeGreaterThan(1000);
+    expect(outPasses).toBeGreaterThan(500);
+    expect(inPasses).toBeGreaterThan(500);
+  });
+});
