@@ -19,5 +19,5 @@ USER node
 EXPOSE 5347
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD node -e "require('net').connect(Number(process.env.PRIVGUARD_HEALTH_PORT),'127.0.0.1').on('connect',function(){this.destroy();process.exit(0)}).on('error',()=>process.exit(1))"
-ENTRYPOINT ["node", "/app/dist/src/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/src/cli.js"]
 CMD ["run", "-c", "/etc/privguard/policy.yaml"]

@@ -9,7 +9,10 @@
  *  - decision cost with 10, 1,000 and 10,000 user patterns and namespaces;
  *  - RSS with 200 components connected, idle and under load;
  *  - the longest event-loop block for a stanza with a 256 KB text node.
- * Prosody runs without MAM (an archive slows it to ~51 msgs/s).
+ * Prosody runs without MAM (an archive slows it to ~51 msgs/s). Each
+ * comparison has a warm-up pass, then runs in turns three times; medians count.
+ * `npm run bench -- --only alone,rss` runs some parts (prosody, alone, rss,
+ * decision) and writes no results.json.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,7 +51,8 @@ async function startPrivguard(policyText: string): Promise<{ child: ChildProcess
   const dir = mkdtempSync(join(tmpdir(), 'privguard-bench-'));
   const file = join(dir, 'policy.yaml');
   writeFileSync(file, policyText);
-  const child = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'run', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PRIVGUARD_LOG_LEVEL: 'warn' } });
+  // Started as users start it: the executable (its first line gives node its flags).
+  const child = spawn(join(root, 'dist/src/cli.js'), ['run', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PRIVGUARD_LOG_LEVEL: 'warn' } });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const port = Number(/listen: \{ host: 127\.0\.0\.1, port: (\d+)/.exec(policyText)![1]);
@@ -83,6 +87,22 @@ const policyFor = (listen: number, upstream: number, components = ['pubsub.examp
     .join('\n')}\n`;
 
 /** Write `data` in pieces as fast as the socket takes it. */
+/** Runs of each comparison, taken in turns; the median counts. */
+const REPS = 3;
+interface Rtt {
+  p50: number;
+  p99: number;
+}
+interface Alone {
+  mbps: number;
+  cpuUsPerStanza?: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
 async function flood(sock: Socket, pieces: string[]): Promise<void> {
   for (const p of pieces) if (!sock.write(p)) await new Promise((r) => sock.once('drain', r));
 }
@@ -203,15 +223,10 @@ function bigTextBlockMs(): number {
   return max;
 }
 
-async function main(): Promise<void> {
-  spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
-  const results: Record<string, number> = {};
-  const row = (name: string, value: number, unit: string, target?: string) => {
-    results[name] = Math.round(value * 1000) / 1000;
-    say(`${name.padEnd(34)} ${value.toFixed(3).padStart(12)} ${unit.padEnd(12)} ${target ?? ''}`);
-  };
-  say('privguard bench (loopback, 2 cores shared with the servers; figures are noisy: compare ratios)\n');
+type Row = (name: string, value: number, unit: string, target?: string) => void;
 
+/** Through real Prosody: throughput and round trips, direct vs privguard (and a raw relay for round trips). */
+async function viaProsody(row: Row): Promise<void> {
   // Prosody without MAM, granting message outgoing.
   const prosody = await startProsody({
     modules: ['roster', 'saslauth', 'disco', 'ping', 'privilege', 'delegation'],
@@ -221,21 +236,36 @@ async function main(): Promise<void> {
   const pg = await startPrivguard(policyFor(pgPort!, prosody.componentPort));
   const relay = await startRawRelay(relayPort!, prosody.componentPort);
   try {
-    const N = 10_000;
-    const directPlain = await throughput(prosody, prosody.componentPort, 's3cr3t', 'plain', N);
-    const pgPlain = await throughput(prosody, pgPort!, 's', 'plain', N);
-    const directPriv = await throughput(prosody, prosody.componentPort, 's3cr3t', 'privileged', N);
-    const pgPriv = await throughput(prosody, pgPort!, 's', 'privileged', N);
-    row('throughput_direct_plain', directPlain, 'msgs/s');
-    row('throughput_privguard_plain', pgPlain, 'msgs/s');
-    row('throughput_ratio_plain', pgPlain / directPlain, '', 'target ≥ 0.95');
-    row('throughput_direct_privileged', directPriv, 'msgs/s');
-    row('throughput_privguard_privileged', pgPriv, 'msgs/s');
-    row('throughput_ratio_privileged', pgPriv / directPriv, '', 'target ≥ 0.95');
+    // A warm-up pass each way first (a fresh process has not compiled its hot
+    // path yet), then direct and privguard in turns, three times: medians.
+    const N = 20_000;
+    await throughput(prosody, pgPort!, 's', 'plain', N / 4);
+    await throughput(prosody, pgPort!, 's', 'privileged', N / 4);
+    const runs = { directPlain: [] as number[], pgPlain: [] as number[], directPriv: [] as number[], pgPriv: [] as number[] };
+    for (let r = 0; r < REPS; r++) {
+      runs.directPlain.push(await throughput(prosody, prosody.componentPort, 's3cr3t', 'plain', N));
+      runs.pgPlain.push(await throughput(prosody, pgPort!, 's', 'plain', N));
+      runs.directPriv.push(await throughput(prosody, prosody.componentPort, 's3cr3t', 'privileged', N));
+      runs.pgPriv.push(await throughput(prosody, pgPort!, 's', 'privileged', N));
+    }
+    row('throughput_direct_plain', median(runs.directPlain), 'msgs/s');
+    row('throughput_privguard_plain', median(runs.pgPlain), 'msgs/s');
+    row('throughput_ratio_plain', median(runs.pgPlain.map((v, i) => v / runs.directPlain[i]!)), '', 'target ≥ 0.95');
+    row('throughput_direct_privileged', median(runs.directPriv), 'msgs/s');
+    row('throughput_privguard_privileged', median(runs.pgPriv), 'msgs/s');
+    row('throughput_ratio_privileged', median(runs.pgPriv.map((v, i) => v / runs.directPriv[i]!)), '', 'target ≥ 0.95');
 
-    const rDirect = await rtt(prosody, prosody.componentPort, 's3cr3t', 2000);
-    const rRaw = await rtt(prosody, relayPort!, 's3cr3t', 2000);
-    const rPg = await rtt(prosody, pgPort!, 's', 2000);
+    // Round trips in turns too: three rounds of direct, raw relay, privguard.
+    const rounds = { direct: [] as Rtt[], raw: [] as Rtt[], pg: [] as Rtt[] };
+    for (let r = 0; r < REPS; r++) {
+      rounds.direct.push(await rtt(prosody, prosody.componentPort, 's3cr3t', 1000));
+      rounds.raw.push(await rtt(prosody, relayPort!, 's3cr3t', 1000));
+      rounds.pg.push(await rtt(prosody, pgPort!, 's', 1000));
+    }
+    const mid = (xs: Rtt[]): Rtt => ({ p50: median(xs.map((x) => x.p50)), p99: median(xs.map((x) => x.p99)) });
+    const rDirect = mid(rounds.direct);
+    const rRaw = mid(rounds.raw);
+    const rPg = mid(rounds.pg);
     row('rtt_direct_p50_us', rDirect.p50, 'µs');
     row('rtt_raw_relay_p50_us', rRaw.p50, 'µs');
     row('rtt_privguard_p50_us', rPg.p50, 'µs');
@@ -248,35 +278,52 @@ async function main(): Promise<void> {
     await relay.stop();
     await prosody.stop();
   }
+}
 
-  // privguard alone against a null upstream, vs a raw relay to the same sink.
-  // A null upstream that advertises message=outgoing for example.org (else privileged stanzas are refused).
-  const sink = await FakeServer.start({
+/** A null upstream that advertises message=outgoing for example.org (else privileged stanzas are refused). */
+function nullUpstream(): Promise<FakeServer> {
+  return FakeServer.start({
     afterHandshake: "<message from='example.org' to='pubsub.example.test'><privilege xmlns='urn:xmpp:privilege:2'><perm access='message' type='outgoing'/></privilege></message>",
   });
+}
+
+/** privguard alone against a null upstream, vs a raw relay to the same sink; privguard's CPU per stanza. */
+async function aloneVsRaw(row: Row): Promise<void> {
+  const sink = await nullUpstream();
   const [alonePort, rawPort] = await freePorts(2);
   const pgAlone = await startPrivguard(policyFor(alonePort!, sink.port));
   const rawAlone = await startRawRelay(rawPort!, sink.port);
   try {
     const M = 100_000;
-    const rawPlain = await alone(rawPort!, sink, 'plain', M, 's3cr3t');
-    const pgPlainAlone = await alone(alonePort!, sink, 'plain', M, 's', pgAlone.child.pid);
-    const rawPriv = await alone(rawPort!, sink, 'privileged', M / 2, 's3cr3t');
-    const pgPrivAlone = await alone(alonePort!, sink, 'privileged', M / 2, 's', pgAlone.child.pid);
-    row('alone_raw_relay_plain_MBps', rawPlain.mbps, 'MB/s');
-    row('alone_privguard_plain_MBps', pgPlainAlone.mbps, 'MB/s');
-    row('alone_vs_raw_plain', pgPlainAlone.mbps / rawPlain.mbps, '', 'target ≥ 0.20');
-    row('alone_raw_relay_privileged_MBps', rawPriv.mbps, 'MB/s');
-    row('alone_privguard_privileged_MBps', pgPrivAlone.mbps, 'MB/s');
-    row('alone_vs_raw_privileged', pgPrivAlone.mbps / rawPriv.mbps, '', 'target ≥ 0.08');
-    row('cpu_us_per_stanza_plain', pgPlainAlone.cpuUsPerStanza!, 'µs', 'target ≤ 6');
-    row('cpu_us_per_stanza_privileged', pgPrivAlone.cpuUsPerStanza!, 'µs', 'target ≤ 9');
+    await alone(alonePort!, sink, 'plain', M / 4, 's');
+    await alone(alonePort!, sink, 'privileged', M / 4, 's');
+    const reps: Record<'rawPlain' | 'pgPlain' | 'rawPriv' | 'pgPriv', Alone[]> = { rawPlain: [], pgPlain: [], rawPriv: [], pgPriv: [] };
+    for (let r = 0; r < REPS; r++) {
+      reps.rawPlain.push(await alone(rawPort!, sink, 'plain', M, 's3cr3t'));
+      reps.pgPlain.push(await alone(alonePort!, sink, 'plain', M, 's', pgAlone.child.pid));
+      reps.rawPriv.push(await alone(rawPort!, sink, 'privileged', M / 2, 's3cr3t'));
+      reps.pgPriv.push(await alone(alonePort!, sink, 'privileged', M / 2, 's', pgAlone.child.pid));
+    }
+    const mbps = (xs: Alone[]) => median(xs.map((x) => x.mbps));
+    const cpu = (xs: Alone[]) => median(xs.map((x) => x.cpuUsPerStanza ?? NaN));
+    row('alone_raw_relay_plain_MBps', mbps(reps.rawPlain), 'MB/s');
+    row('alone_privguard_plain_MBps', mbps(reps.pgPlain), 'MB/s');
+    row('alone_vs_raw_plain', median(reps.pgPlain.map((x, i) => x.mbps / reps.rawPlain[i]!.mbps)), '', 'target ≥ 0.20');
+    row('alone_raw_relay_privileged_MBps', mbps(reps.rawPriv), 'MB/s');
+    row('alone_privguard_privileged_MBps', mbps(reps.pgPriv), 'MB/s');
+    row('alone_vs_raw_privileged', median(reps.pgPriv.map((x, i) => x.mbps / reps.rawPriv[i]!.mbps)), '', 'target ≥ 0.08');
+    row('cpu_us_per_stanza_plain', cpu(reps.pgPlain), 'µs', 'target ≤ 6');
+    row('cpu_us_per_stanza_privileged', cpu(reps.pgPriv), 'µs', 'target ≤ 9');
   } finally {
     await pgAlone.stop();
     await rawAlone.stop();
+    await sink.stop();
   }
+}
 
-  // 200 components, idle and under load.
+/** RSS with 200 components connected, idle and under load. */
+async function manyComponents(row: Row): Promise<void> {
+  const sink = await nullUpstream();
   const names = Array.from({ length: 200 }, (_, i) => `c${i}.example.org`);
   const manyPort = await freePort();
   const pgMany = await startPrivguard(policyFor(manyPort, sink.port, names).replaceAll("'pubsub.example.test'", ''));
@@ -294,7 +341,9 @@ async function main(): Promise<void> {
     await pgMany.stop();
     await sink.stop();
   }
+}
 
+function inProcess(row: Row): void {
   const d10 = decisionCost(10);
   const d1k = decisionCost(1000);
   const d10k = decisionCost(10_000);
@@ -303,7 +352,25 @@ async function main(): Promise<void> {
   row('decision_us_10000', d10k, 'µs');
   row('decision_cost_ratio_10k_vs_10', d10k / d10, '', 'target ≤ 1.5');
   row('max_loop_block_ms_256k_text', bigTextBlockMs(), 'ms', 'target ≤ 5');
+}
 
+const PARTS = { prosody: viaProsody, alone: aloneVsRaw, rss: manyComponents, decision: inProcess } as const;
+
+async function main(): Promise<void> {
+  spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  // `npm run bench -- --only rss,alone` runs some parts; only a full run writes results.json.
+  const at = process.argv.indexOf('--only');
+  const only = at === -1 ? undefined : (process.argv[at + 1] ?? '').split(',');
+  const unknown = only?.filter((p) => !(p in PARTS)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown part(s) ${unknown.join(', ')}; the parts are ${Object.keys(PARTS).join(', ')}`);
+  const results: Record<string, number> = {};
+  const row: Row = (name, value, unit, target) => {
+    results[name] = Math.round(value * 1000) / 1000;
+    say(`${name.padEnd(34)} ${value.toFixed(3).padStart(12)} ${unit.padEnd(12)} ${target ?? ''}`);
+  };
+  say('privguard bench (loopback, 2 cores shared with the servers; figures are noisy: compare ratios)\n');
+  for (const [name, run] of Object.entries(PARTS)) if (!only || only.includes(name)) await run(row);
+  if (only) return;
   writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   say('\nwritten: bench/results.json');
 }

@@ -36,6 +36,29 @@ export interface AuditSink {
   close(): Promise<void>;
 }
 
+/** Optional fields, in the order a line carries them (after component, domain, user, action, verdict, reason). */
+const TAIL = ['rule', 'namespace', 'field', 'stanza_id'] as const;
+let lastMs = 0;
+let lastIso = '';
+
+/** One JSON line, keys always in the same order (DESIGN.md "Operations"). */
+export function auditLine(r: AuditRecord): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  let s = `{"type":"decision","time":"${lastIso}","component":${JSON.stringify(r.component)}`;
+  if (r.domain !== undefined) s += `,"domain":${JSON.stringify(r.domain)}`;
+  if (r.user !== undefined) s += `,"user":${JSON.stringify(r.user)}`;
+  s += `,"action":${JSON.stringify(r.action)},"verdict":"${r.verdict}","reason":${JSON.stringify(r.reason)}`;
+  for (const k of TAIL) {
+    const v = r[k];
+    if (v !== undefined) s += `,"${k}":${JSON.stringify(v)}`;
+  }
+  return `${s}}\n`;
+}
+
 /** Above this many buffered bytes, records are dropped (and counted). */
 const MAX_BUFFERED = 8 * 1024 * 1024;
 
@@ -75,7 +98,7 @@ export function createAuditSink({ file }: { file: string }): AuditSink {
         return;
       }
       if (batch.length === 0) process.nextTick(flush);
-      batch += `${JSON.stringify({ type: 'decision', time: new Date().toISOString(), ...record })}\n`;
+      batch += auditLine(record);
     },
     get dropped() {
       return dropped;

@@ -76,9 +76,8 @@ interface Frame {
   ns: string | undefined;
   /** Prefix declarations made on this element (undefined when none). */
   prefixes: Map<string, string> | undefined;
-  /** Whether this element declares the default namespace, and to what ('' undeclares it). */
-  declaresDefault: boolean;
-  defaultUri: string;
+  /** The default namespace in force inside this element (undefined: none). */
+  scopeDefault: string | undefined;
   el: Element | undefined;
   /** Text not yet flushed into el.children. */
   text: string;
@@ -127,6 +126,11 @@ function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
 }
 
+/** UTF-8 bytes of one UTF-16 code unit beyond the first (as utf8Length counts). */
+function extraUtf8(c: number): number {
+  return c < 0x80 ? 0 : c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 1 : 2;
+}
+
 /** UTF-8 length of str[start, end); a surrogate half counts 2 (a pair is 4). */
 export function utf8Length(str: string, start = 0, end = str.length): number {
   let n = 0;
@@ -165,6 +169,10 @@ function normaliseEol(s: string): string {
   return s.indexOf('\r') === -1 ? s : s.replace(/\r\n?/g, '\n');
 }
 
+/** After this many stanzas in a row took the full path anyway, the next FRAME_SKIPS go there without a fast-path attempt. */
+const FRAME_MISSES = 8;
+const FRAME_SKIPS = 32;
+
 type Phase = 'prolog' | 'stream' | 'ended' | 'failed';
 
 export class StreamParser {
@@ -179,6 +187,8 @@ export class StreamParser {
   #pendingMarkup = false;
   /** Stack of open elements; [0] is the stream root once the header is read. */
   #stack: Frame[] = [];
+  /** Frames of closed elements, for reuse. */
+  #spare: Frame[] = [];
   /** UTF-8 bytes consumed by the stanza being read (0 between stanzas). */
   #stanzaBytes = 0;
   #failure: ParseFailure | undefined;
@@ -192,6 +202,9 @@ export class StreamParser {
   /** While suspended, input is held here unparsed (at most what one read delivered). */
   #suspended = false;
   #held = '';
+  /** Fast-path attempts that failed in a row, and stanzas left to parse in full without one. */
+  #frameMisses = 0;
+  #frameSkips = 0;
   /** Scratch space for the attributes of the start tag being read. */
   #attrNames: string[] = [];
   #attrValues: string[] = [];
@@ -275,7 +288,11 @@ export class StreamParser {
 
   /** Charge consumed input to the stanza (or stream header) being read. */
   #count(buf: string, start: number, end: number): void {
-    this.#stanzaBytes += utf8Length(buf, start, end);
+    this.#charge(utf8Length(buf, start, end));
+  }
+
+  #charge(bytes: number): void {
+    this.#stanzaBytes += bytes;
     if (this.#stanzaBytes > this.#limits.maxStanzaBytes) {
       throw new Fail('policy-violation', `stanza larger than ${this.#limits.maxStanzaBytes} bytes`);
     }
@@ -289,7 +306,7 @@ export class StreamParser {
 
   /** Whether stanzas may take the fast path: someone takes them, and the stream's namespace is the component one. */
   get #framing(): boolean {
-    return this.#handlers.onFramed !== undefined && this.#stack[0]!.declaresDefault && this.#stack[0]!.defaultUri === NS.component;
+    return this.#handlers.onFramed !== undefined && this.#stack[0]!.scopeDefault === NS.component;
   }
 
   #run(buf: string): void {
@@ -307,10 +324,20 @@ export class StreamParser {
         continue;
       }
       if (this.#stack.length === 1 && this.#framing) {
-        const framed = frameStanza(buf, pos, this.#limits);
-        if (framed !== undefined && this.#handlers.onFramed!(framed)) {
-          pos += framed.xml.length;
-          continue;
+        if (this.#frameSkips > 0) {
+          this.#frameSkips--;
+        } else {
+          const framed = frameStanza(buf, pos, this.#limits);
+          if (framed !== undefined && this.#handlers.onFramed!(framed)) {
+            this.#frameMisses = 0;
+            pos += framed.xml.length;
+            continue;
+          }
+          // A stream of stanzas that all need judging (a privileged flood) stops paying for the attempt.
+          if (++this.#frameMisses >= FRAME_MISSES) {
+            this.#frameMisses = 0;
+            this.#frameSkips = FRAME_SKIPS;
+          }
         }
       }
       const next = this.#markup(buf, pos);
@@ -435,6 +462,7 @@ export class StreamParser {
     const len = buf.length;
     let i = pos + 1;
     let hash = 0;
+    let extra = 0; // UTF-8 bytes of the tag beyond one per character
     while (i < len) {
       const c = buf.charCodeAt(i);
       if (c <= 0x3e) {
@@ -443,6 +471,8 @@ export class StreamParser {
         if (c === 0x3c || c === 0x26 || c === 0x22 || c === 0x27 || c === 0x3d) {
           throw new Fail('not-well-formed', `invalid character in the element name "${buf.slice(pos + 1, i + 1).slice(0, 64)}"`);
         }
+      } else if (c >= 0x80) {
+        extra += extraUtf8(c);
       }
       hash = (Math.imul(hash, 31) + c) | 0;
       i++;
@@ -481,6 +511,8 @@ export class StreamParser {
           if (a === 0x3c || a === 0x26 || a === 0x22 || a === 0x27) {
             throw new Fail('not-well-formed', `invalid character in an attribute name of <${qname}>`);
           }
+        } else if (a >= 0x80) {
+          extra += extraUtf8(a);
         }
         hash = (Math.imul(hash, 31) + a) | 0;
         i++;
@@ -506,8 +538,9 @@ export class StreamParser {
         if (v <= 0x3c) {
           if (v === 0x3c) throw new Fail('not-well-formed', `'<' in the value of "${name}"`);
           if (v < 0x20 || v === 0x26) plain = false;
-        } else if (v >= 0xfffe) {
-          plain = false;
+        } else if (v >= 0x80) {
+          extra += extraUtf8(v);
+          if (v >= 0xfffe) plain = false;
         }
       }
       if (close >= len) return -1;
@@ -518,7 +551,7 @@ export class StreamParser {
       count++;
       i = close + 1;
     }
-    this.#count(buf, pos, i);
+    this.#charge(i - pos + extra);
     this.#sawAnything = true;
     this.#open(qname, count);
     // Values may be slices of a whole read: do not keep it alive.
@@ -618,7 +651,7 @@ export class StreamParser {
 
     if (depth === 0) {
       // The stream root: its declarations are the scope of every stanza.
-      this.#stack.push({ qname, ns, prefixes, declaresDefault, defaultUri: defaultNs ?? '', el: undefined, text: '' });
+      this.#pushFrame(qname, ns, prefixes, inheritedDefault, undefined);
       this.#phase = 'stream';
       this.#stanzaBytes = 0;
       this.#streamElement = new Element('stream', inheritedDefault ? { xmlns: inheritedDefault } : {});
@@ -636,15 +669,27 @@ export class StreamParser {
     } else {
       el.parent = this.#streamElement ?? null;
     }
-    this.#stack.push({ qname, ns, prefixes, declaresDefault, defaultUri: defaultNs ?? '', el, text: '' });
+    this.#pushFrame(qname, ns, prefixes, inheritedDefault, el);
   }
 
   #defaultNs(): string | undefined {
-    for (let d = this.#stack.length - 1; d >= 0; d--) {
-      const f = this.#stack[d]!;
-      if (f.declaresDefault) return f.defaultUri || undefined;
+    return this.#stack[this.#stack.length - 1]?.scopeDefault;
+  }
+
+
+  // Frames are reused (at most maxDepth + 1 of them exist): a stanza costs no frame allocations.
+  #pushFrame(qname: string, ns: string | undefined, prefixes: Map<string, string> | undefined, scopeDefault: string | undefined, el: Element | undefined): void {
+    const f = this.#spare.pop();
+    if (f === undefined) {
+      this.#stack.push({ qname, ns, prefixes, scopeDefault, el, text: '' });
+      return;
     }
-    return undefined;
+    f.qname = qname;
+    f.ns = ns;
+    f.prefixes = prefixes;
+    f.scopeDefault = scopeDefault;
+    f.el = el;
+    this.#stack.push(f);
   }
 
   #close(): void {
@@ -655,9 +700,13 @@ export class StreamParser {
       return;
     }
     flushText(frame);
+    const el = frame.el!;
+    frame.el = undefined;
+    frame.prefixes = undefined;
+    this.#spare.push(frame);
     if (this.#stack.length === 1) {
       this.#stanzaBytes = 0;
-      this.#handlers.onStanza(frame.el!);
+      this.#handlers.onStanza(el);
     }
   }
 }

@@ -571,18 +571,14 @@ export class Session {
     this.#metrics.decision(this.#mode, v.action, verdict, v.reason);
     const id = el.attrs.id as string | undefined;
     const a = v.audit;
-    const record: AuditRecord = {
-      component: this.component.name,
-      ...(a?.domain !== undefined ? { domain: a.domain } : {}),
-      ...(a?.user !== undefined ? { user: a.user } : {}),
-      action: action ?? a?.action ?? `stanza.${el.name}`,
-      verdict,
-      reason: v.reason,
-      ...(v.rule ? { rule: v.rule.path } : {}),
-      ...(a?.namespace !== undefined ? { namespace: a.namespace } : {}),
-      ...(a?.field !== undefined ? { field: a.field } : {}),
-      ...(id !== undefined ? { stanza_id: id } : {}),
-    };
+    // Built field by field (no spread temporaries: this runs for every audited stanza).
+    const record: AuditRecord = { component: this.component.name, action: action ?? a?.action ?? `stanza.${el.name}`, verdict, reason: v.reason };
+    if (a?.domain !== undefined) record.domain = a.domain;
+    if (a?.user !== undefined) record.user = a.user;
+    if (v.rule) record.rule = v.rule.path;
+    if (a?.namespace !== undefined) record.namespace = a.namespace;
+    if (a?.field !== undefined) record.field = a.field;
+    if (id !== undefined) record.stanza_id = id;
     this.#audit.write(record);
   }
 

@@ -54,7 +54,7 @@ describe('deploy/systemd and the Dockerfile', () => {
   it('the unit runs the built CLI as a non-root user and reloads with SIGHUP', () => {
     const unit = readFileSync('deploy/systemd/privguard.service', 'utf8');
     expect(unit).toMatch(/^User=privguard$/m);
-    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node \/opt\/privguard\/dist\/src\/cli\.js run -c \/etc\/privguard\/policy\.yaml$/m);
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node --max-semi-space-size=2 \/opt\/privguard\/dist\/src\/cli\.js run -c \/etc\/privguard\/policy\.yaml$/m);
     expect(unit).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
   });
 
@@ -63,8 +63,15 @@ describe('deploy/systemd and the Dockerfile', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
     expect(pkg.scripts.prepare).toBe(pkg.scripts.build);
     expect(docker).toContain('npm run build');
-    expect(docker).toContain(`ENTRYPOINT ["node", "/app/${pkg.bin.privguard}"]`);
+    expect(docker).toContain(`ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/${pkg.bin.privguard}"]`);
     expect(docker).toMatch(/^USER node$/m);
     expect(docker).toMatch(/^HEALTHCHECK /m);
+  });
+
+  it('every launcher gives node the same young-generation cap (V8 reads it only at start)', () => {
+    const flag = '--max-semi-space-size=2';
+    expect(readFileSync('src/cli.ts', 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${flag}`);
+    expect(readFileSync('Dockerfile', 'utf8')).toContain(`"node", "${flag}"`);
+    expect(readFileSync('deploy/systemd/privguard.service', 'utf8')).toContain(`/usr/bin/node ${flag} `);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createAuditSink } from '../../../src/observe/audit.js';
+import { auditLine, createAuditSink } from '../../../src/observe/audit.js';
 
 describe('audit file sink', () => {
   it('appends one JSON line per record, flat, without absent keys', async () => {
@@ -30,6 +30,27 @@ describe('audit file sink', () => {
     expect(readFileSync(`${file}.1`, 'utf8')).toContain('"reason":"before"');
     expect(readFileSync(`${file}.1`, 'utf8')).not.toContain('"reason":"after"');
     expect(readFileSync(file, 'utf8')).toContain('"reason":"after"');
+  });
+});
+
+describe('audit lines', () => {
+  it('are valid JSON with the keys in one fixed order, whatever the values hold', () => {
+    const line = auditLine({
+      stanza_id: 'i"d\n',
+      field: 'from',
+      namespace: 'urn:x',
+      rule: 'components.c.privileges',
+      reason: 'policy_denied',
+      verdict: 'denied',
+      action: 'roster.set',
+      user: 'al\u2028ice"',
+      domain: 'example.org',
+      component: 'c\\x',
+    });
+    expect(line.endsWith('}\n')).toBe(true);
+    const rec = JSON.parse(line) as Record<string, unknown>;
+    expect(Object.keys(rec)).toEqual(['type', 'time', 'component', 'domain', 'user', 'action', 'verdict', 'reason', 'rule', 'namespace', 'field', 'stanza_id']);
+    expect(rec).toMatchObject({ component: 'c\\x', user: 'al\u2028ice"', stanza_id: 'i"d\n' });
   });
 });
 
