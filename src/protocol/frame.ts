@@ -16,6 +16,7 @@
  * differential test in test/property/frame.property.test.ts checks this.
  */
 import { isJudgedNamespace } from './ns.js';
+import { extraUtf8 } from './utf8.js';
 
 /**
  * A framed stanza: its root's name and attributes, and its characters as they
@@ -75,11 +76,6 @@ function isNameChar(c: number): boolean {
 
 function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
-}
-
-/** Extra UTF-8 bytes of one UTF-16 code unit beyond the first (a surrogate half counts 2, as utf8Length does). */
-function extraBytes(c: number): number {
-  return c < 0x80 ? 0 : c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 1 : 2;
 }
 
 /** Whether buf[start, end) names an attribute already in `marks` (a duplicate). */
@@ -171,7 +167,7 @@ export function frameStanza(buf: string, pos: number, limits: FrameLimits): Fram
           const v = buf.charCodeAt(k);
           if (v === quote) break;
           if (v < 0x20 || v === 0x26 /* & */ || v === 0x3c /* < */ || v === 0xfffe || v === 0xffff) return undefined;
-          if (v >= 0x80) extra += extraBytes(v);
+          if (v >= 0x80) extra += extraUtf8(v);
         }
         if (k >= len) return undefined;
         if (marks.length >= MAX_FAST_ATTRS * 4 || sameNameBefore(buf, marks, attrStart, attrEnd)) return undefined;
@@ -200,7 +196,7 @@ export function frameStanza(buf: string, pos: number, limits: FrameLimits): Fram
         if (c !== 0x0a && c !== 0x09 && c !== 0x0d) return undefined;
       } else if (c >= 0x80) {
         if (c === 0xfffe || c === 0xffff) return undefined;
-        extra += extraBytes(c);
+        extra += extraUtf8(c);
       } else if (c === 0x26 /* & */ || (c === 0x5d /* ] */ && buf.charCodeAt(k + 1) === 0x5d && buf.charCodeAt(k + 2) === 0x3e)) {
         return undefined;
       }

@@ -24,6 +24,7 @@
 import { Element } from '@xmpp/xml';
 import { frameStanza, type FramedStanza } from './frame.js';
 import { NS, type StreamErrorCondition } from './ns.js';
+import { extraUtf8, utf8Length } from './utf8.js';
 
 export interface StreamHeader {
   /** Resolved namespace of the root element (must be NS.streams). */
@@ -124,21 +125,6 @@ const WS = /^[ \t\r\n]*$/;
 
 function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
-}
-
-/** UTF-8 bytes of one UTF-16 code unit beyond the first (as utf8Length counts). */
-function extraUtf8(c: number): number {
-  return c < 0x80 ? 0 : c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 1 : 2;
-}
-
-/** UTF-8 length of str[start, end); a surrogate half counts 2 (a pair is 4). */
-export function utf8Length(str: string, start = 0, end = str.length): number {
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const c = str.charCodeAt(i);
-    n += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 2 : 3;
-  }
-  return n;
 }
 
 function decodeEntities(raw: string): string {

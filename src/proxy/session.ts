@@ -1,8 +1,10 @@
 /**
  * One online component paired with its upstream stream. The session applies
- * verdicts; it does not make them (policy/ does). Every stanza is re-serialised
- * from the tree that was judged. When either side goes, the other is closed
- * cleanly; backpressure on one side pauses reads on the other.
+ * verdicts; it does not make them (policy/ does). A judged stanza is
+ * re-serialised from the tree that was judged; a fast-path stanza (nothing in
+ * it is judged but its root: protocol/frame.ts, policy/framed.ts) goes on as
+ * it arrived. When either side goes, the other is closed cleanly; backpressure
+ * on one side pauses reads on the other.
  *
  * It holds the per-connection state the decisions read: the effective grants
  * per server domain (from the server's advertisements on this connection) and

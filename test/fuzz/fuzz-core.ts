@@ -2,8 +2,9 @@
  * The fuzzer's core, shared by `npm run fuzz` (≥ 1,000,000 inputs) and the CI
  * slice (20,000): inputs are random bytes, random text, hostile fragments and
  * mutations of the real recordings. Each input goes through privguard's parser
- * as a component stream, then every stanza through the decisions of both
- * directions and the serialiser. Invariants: nothing throws; a parse either
+ * as a component stream (every other input with the fast path on: what it
+ * frames must parse to exactly one stanza), then every stanza through the
+ * decisions of both directions and the serialiser. Invariants: nothing throws; a parse either
  * fails with a known stream error or yields stanzas; every stanza serialises to
  * XML that parses back to the same serialisation; every decision is a known
  * action, and a refused IQ get/set gets exactly one answer.
@@ -18,6 +19,7 @@ import { decideOutbound } from '../../src/policy/outbound.js';
 import { ACTIONS } from '../../src/policy/verdict.js';
 import { classifyTopLevel } from '../../src/protocol/classify.js';
 import { STREAM_ERROR_CONDITIONS } from '../../src/protocol/ns.js';
+import type { FramedStanza } from '../../src/protocol/frame.js';
 import { StreamParser } from '../../src/protocol/parser.js';
 import { serialize } from '../../src/protocol/serialize.js';
 import { context, FULL_GRANT, type Ctx } from '../unit/policy/helpers.js';
@@ -125,7 +127,18 @@ export function runFuzz(count: number, seed = 1): FuzzReport {
     report.inputs++;
     try {
       const stanzas: Element[] = [];
-      const parser = new StreamParser({ onHeader: () => {}, onStanza: (e) => void stanzas.push(e), onEnd: () => {} }, { maxStanzaBytes: 4096, maxDepth: 64 });
+      const limits = { maxStanzaBytes: 4096, maxDepth: 64 };
+      // Every other input with the fast path on: what it frames must parse to exactly one stanza.
+      const onFramed = (f: FramedStanza): boolean => {
+        const one: Element[] = [];
+        const again = new StreamParser({ onHeader: () => {}, onStanza: (e) => void one.push(e), onEnd: () => {} }, limits);
+        const failed = again.write(HEADER + f.xml);
+        if (failed || one.length !== 1) throw new Error(`framed characters are not one stanza: ${failed?.text ?? one.length}`);
+        if (one[0]!.name !== f.name) throw new Error(`framed root ${f.name} parsed as ${one[0]!.name}`);
+        stanzas.push(one[0]!);
+        return true;
+      };
+      const parser = new StreamParser({ onHeader: () => {}, onStanza: (e) => void stanzas.push(e), onEnd: () => {}, ...(i % 2 === 0 ? { onFramed } : {}) }, limits);
       // fed in random pieces, as TCP would
       let failure = parser.write(HEADER);
       let rest = input;

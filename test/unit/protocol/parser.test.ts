@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Element } from '@xmpp/xml';
-import { StreamParser, utf8Length, type ParseFailure, type StreamHeader } from '../../../src/protocol/parser.js';
+import { StreamParser, type ParseFailure, type StreamHeader } from '../../../src/protocol/parser.js';
+import { utf8Length } from '../../../src/protocol/utf8.js';
 import { serialize } from '../../../src/protocol/serialize.js';
 import { received } from '../../fixtures/recordings.js';
 
