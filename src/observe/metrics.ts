@@ -63,7 +63,7 @@ export async function createMetrics(): Promise<Metrics> {
   });
   const decisionTime = new Histogram({
     name: 'privguard_decision_seconds',
-    help: 'Time to decide one stanza',
+    help: 'Time to decide one judged stanza (fast-path stanzas need no decision)',
     buckets: [1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3],
     registers: [registry],
   });
