@@ -41,6 +41,15 @@ const TAIL = ['rule', 'namespace', 'field', 'stanza_id'] as const;
 let lastMs = 0;
 let lastIso = '';
 
+/** A JSON string literal; most values need no escaping, and a loop finds that out faster than JSON.stringify escapes. */
+function q(v: string): string {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff) || c === 0x2028 || c === 0x2029) return JSON.stringify(v);
+  }
+  return `"${v}"`;
+}
+
 /** One JSON line, keys always in the same order (DESIGN.md "Operations"). */
 export function auditLine(r: AuditRecord): string {
   const now = Date.now();
@@ -48,13 +57,13 @@ export function auditLine(r: AuditRecord): string {
     lastMs = now;
     lastIso = new Date(now).toISOString();
   }
-  let s = `{"type":"decision","time":"${lastIso}","component":${JSON.stringify(r.component)}`;
-  if (r.domain !== undefined) s += `,"domain":${JSON.stringify(r.domain)}`;
-  if (r.user !== undefined) s += `,"user":${JSON.stringify(r.user)}`;
-  s += `,"action":${JSON.stringify(r.action)},"verdict":"${r.verdict}","reason":${JSON.stringify(r.reason)}`;
+  let s = `{"type":"decision","time":"${lastIso}","component":${q(r.component)}`;
+  if (r.domain !== undefined) s += `,"domain":${q(r.domain)}`;
+  if (r.user !== undefined) s += `,"user":${q(r.user)}`;
+  s += `,"action":${q(r.action)},"verdict":"${r.verdict}","reason":${q(r.reason)}`;
   for (const k of TAIL) {
     const v = r[k];
-    if (v !== undefined) s += `,"${k}":${JSON.stringify(v)}`;
+    if (v !== undefined) s += `,"${k}":${q(v)}`;
   }
   return `${s}}\n`;
 }

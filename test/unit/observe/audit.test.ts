@@ -52,6 +52,13 @@ describe('audit lines', () => {
     expect(Object.keys(rec)).toEqual(['type', 'time', 'component', 'domain', 'user', 'action', 'verdict', 'reason', 'rule', 'namespace', 'field', 'stanza_id']);
     expect(rec).toMatchObject({ component: 'c\\x', user: 'al\u2028ice"', stanza_id: 'i"d\n' });
   });
+
+  it('write every value as JSON.stringify would, escaped or not', () => {
+    for (const v of ['plain', 'quo"te', 'back\\slash', 'nl\n', '\u0001', 'é😀', '\ud800', '\u2029', '']) {
+      const rec = JSON.parse(auditLine({ component: v, action: v, verdict: 'allowed', reason: v, rule: v })) as Record<string, unknown>;
+      expect([rec.component, rec.action, rec.reason, rec.rule]).toEqual([v, v, v, v]);
+    }
+  });
 });
 
 describe('audit file errors', () => {
