@@ -3,14 +3,15 @@
  * Prints a table and writes bench/results.json. Loopback only, bounded loops.
  *  - throughput of a component flooding plain / privileged messages to a user,
  *    measured at the user: straight to Prosody vs through privguard;
- *  - IQ round trip component → user → component: direct, raw TCP relay, privguard;
+ *  - IQ round trip component → user → component: direct, raw TCP relay and
+ *    privguard, one ping per path in turn;
  *  - privguard alone (null upstream) vs a raw TCP relay, in bytes/s, and
  *    privguard's CPU per stanza (its own process, from /proc);
  *  - decision cost with 10, 1,000 and 10,000 user patterns and namespaces;
  *  - RSS with 200 components connected, idle and under load;
  *  - the longest event-loop block for a stanza with a 256 KB text node.
  * Prosody runs without MAM (an archive slows it to ~51 msgs/s). Each
- * comparison has a warm-up pass, then runs in turns three times; medians count.
+ * comparison has a warm-up pass, then runs in turns five times; medians count.
  * `npm run bench -- --only alone,rss` runs some parts (prosody, alone, rss,
  * decision) and writes no results.json.
  */
@@ -88,7 +89,7 @@ const policyFor = (listen: number, upstream: number, components = ['pubsub.examp
 
 /** Write `data` in pieces as fast as the socket takes it. */
 /** Runs of each comparison, taken in turns; the median counts. */
-const REPS = 3;
+const REPS = 5;
 interface Rtt {
   p50: number;
   p99: number;
@@ -139,30 +140,43 @@ async function throughput(prosody: ProsodyInstance, port: number, secret: string
   return rate;
 }
 
-async function rtt(prosody: ProsodyInstance, port: number, secret: string, n: number): Promise<{ p50: number; p99: number }> {
+/**
+ * IQ ping round trips component → user → component over several paths at once,
+ * one ping per path in turn, so that every path sees the same moment of a
+ * noisy machine (three components of the same Prosody, one per path).
+ */
+async function rtt(prosody: ProsodyInstance, paths: { port: number; name: string; secret: string }[], n: number): Promise<Rtt[]> {
   const stack = { prosody, log: { lines: [] }, audit: [], entities: [], sockets: [] } as unknown as Stack;
   const bob = await connectUser(stack, 'bob', `r${Date.now()}`);
   bob.entity.iqCallee.get('urn:xmpp:ping', 'ping', () => ({}));
-  const comp = await RawComponent.open(port, 'pubsub.example.test', secret);
-  const jid = (await waitFor('bob bound', () => (bob.entity as unknown as { jid?: { toString(): string } }).jid?.toString()));
-  const samples: number[] = [];
-  for (let i = 0; i < n + 200; i++) {
-    const id = `ping${i}`;
-    const before = comp.stanzas.length;
-    const t0 = performance.now();
-    comp.write(`<iq type='get' id='${id}' from='pubsub.example.test' to='${jid}'><ping xmlns='urn:xmpp:ping'/></iq>`);
-    // woken by the socket, not by a timer: timers would add their own millisecond
-    while (!comp.stanzas.some((s, k) => k >= before && s.attrs.id === id)) {
-      await new Promise((r) => comp.socket.once('data', r));
+  const comps = await Promise.all(paths.map((p) => RawComponent.open(p.port, p.name, p.secret)));
+  const jid = await waitFor('bob bound', () => (bob.entity as unknown as { jid?: { toString(): string } }).jid?.toString());
+  const samples: number[][] = paths.map(() => []);
+  const warmUp = 200;
+  for (let i = 0; i < n + warmUp; i++) {
+    for (let k = 0; k < comps.length; k++) {
+      // A different path goes first each time.
+      const c = (i + k) % comps.length;
+      const comp = comps[c]!;
+      const id = `ping${i}`;
+      const before = comp.stanzas.length;
+      const t0 = performance.now();
+      comp.write(`<iq type='get' id='${id}' from='${paths[c]!.name}' to='${jid}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+      // woken by the socket, not by a timer: timers would add their own millisecond
+      while (!comp.stanzas.some((s, j) => j >= before && s.attrs.id === id)) {
+        await new Promise((r) => comp.socket.once('data', r));
+      }
+      if (i >= warmUp) samples[c]!.push((performance.now() - t0) * 1000);
+      if (comp.stanzas.length > 1000) comp.stanzas.splice(0, comp.stanzas.length);
     }
-    if (i >= 200) samples.push((performance.now() - t0) * 1000);
-    if (comp.stanzas.length > 1000) comp.stanzas.splice(0, comp.stanzas.length);
   }
-  comp.socket.destroy();
+  for (const c of comps) c.socket.destroy();
   bob.entity.reconnect.stop();
   await bob.entity.stop();
-  samples.sort((a, b) => a - b);
-  return { p50: samples[Math.floor(samples.length / 2)]!, p99: samples[Math.floor(samples.length * 0.99)]! };
+  return samples.map((xs) => {
+    xs.sort((a, b) => a - b);
+    return { p50: xs[Math.floor(xs.length / 2)]!, p99: xs[Math.floor(xs.length * 0.99)]! };
+  });
 }
 
 /** Bytes/s from a component through `port` into a sink that only reads; optionally privguard's CPU per stanza. */
@@ -237,7 +251,7 @@ async function viaProsody(row: Row): Promise<void> {
   const relay = await startRawRelay(relayPort!, prosody.componentPort);
   try {
     // A warm-up pass each way first (a fresh process has not compiled its hot
-    // path yet), then direct and privguard in turns, three times: medians.
+    // path yet), then direct and privguard in turns, REPS times: medians.
     const N = 20_000;
     await throughput(prosody, pgPort!, 's', 'plain', N / 4);
     await throughput(prosody, pgPort!, 's', 'privileged', N / 4);
@@ -255,17 +269,16 @@ async function viaProsody(row: Row): Promise<void> {
     row('throughput_privguard_privileged', median(runs.pgPriv), 'msgs/s');
     row('throughput_ratio_privileged', median(runs.pgPriv.map((v, i) => v / runs.directPriv[i]!)), '', 'target ≥ 0.95');
 
-    // Round trips in turns too: three rounds of direct, raw relay, privguard.
-    const rounds = { direct: [] as Rtt[], raw: [] as Rtt[], pg: [] as Rtt[] };
-    for (let r = 0; r < REPS; r++) {
-      rounds.direct.push(await rtt(prosody, prosody.componentPort, 's3cr3t', 1000));
-      rounds.raw.push(await rtt(prosody, relayPort!, 's3cr3t', 1000));
-      rounds.pg.push(await rtt(prosody, pgPort!, 's', 1000));
-    }
-    const mid = (xs: Rtt[]): Rtt => ({ p50: median(xs.map((x) => x.p50)), p99: median(xs.map((x) => x.p99)) });
-    const rDirect = mid(rounds.direct);
-    const rRaw = mid(rounds.raw);
-    const rPg = mid(rounds.pg);
+    // Round trips: direct, through the raw relay and through privguard, one ping each in turn.
+    const [rDirect, rRaw, rPg] = await rtt(
+      prosody,
+      [
+        { port: prosody.componentPort, name: 'plain.example.test', secret: 's3cr3t' },
+        { port: relayPort!, name: 'limited.example.test', secret: 's3cr3t' },
+        { port: pgPort!, name: 'pubsub.example.test', secret: 's' },
+      ],
+      3000,
+    ) as [Rtt, Rtt, Rtt];
     row('rtt_direct_p50_us', rDirect.p50, 'µs');
     row('rtt_raw_relay_p50_us', rRaw.p50, 'µs');
     row('rtt_privguard_p50_us', rPg.p50, 'µs');
