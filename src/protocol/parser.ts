@@ -613,8 +613,10 @@ export class StreamParser {
     }
     // Canonical attributes: unprefixed as they are; prefixed ones keep their
     // prefix with its declaration on this very element, so the meaning survives
-    // re-serialisation wherever the element ends up.
-    const attrs: Record<string, string> = {};
+    // re-serialisation wherever the element ends up. They go straight into the
+    // element's own attrs object (one object less per element).
+    const el = depth === 0 ? undefined : new Element(local);
+    const attrs: Record<string, string> = el ? el.attrs : {};
     let expanded: Set<string> | undefined; // only prefixed attributes need it
     for (let a = 0; a < count; a++) {
       const name = names[a]!;
@@ -635,8 +637,8 @@ export class StreamParser {
       if (p !== 'xml') attrs[`xmlns:${p}`] = uri;
     }
 
-    if (depth === 0) {
-      // The stream root: its declarations are the scope of every stanza.
+    if (el === undefined) {
+      // The stream root (depth 0): its declarations are the scope of every stanza.
       this.#pushFrame(qname, ns, prefixes, inheritedDefault, undefined);
       this.#phase = 'stream';
       this.#stanzaBytes = 0;
@@ -646,8 +648,6 @@ export class StreamParser {
     }
     const parentNs = depth === 1 ? this.#defaultNs() : parent!.ns;
     if (ns !== parentNs) attrs.xmlns = ns ?? '';
-    const el = new Element(local);
-    el.attrs = attrs; // the constructor would copy them
     if (parent?.el) {
       flushText(parent);
       parent.el.children.push(el);
