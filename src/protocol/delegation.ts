@@ -5,7 +5,7 @@
  * server and is not understood here.
  */
 import { Element } from '@xmpp/xml';
-import { DELEGATION_NS, DISCO, NS, delegationVersion, type DelegationVersion } from './ns.js';
+import { byCodeUnits, DELEGATION_NS, DISCO, NS, delegationVersion, type DelegationVersion } from './ns.js';
 import { elementChildren, forwardedStanza } from './privilege.js';
 import { replyAttrs } from './stanzas.js';
 
@@ -44,7 +44,7 @@ export function buildDelegationAdvertisement(from: string, to: string, delegated
   if (id !== undefined) attrs.id = id;
   const message = new Element('message', attrs);
   const d = message.c('delegation', { xmlns: DELEGATION_NS[version] });
-  for (const [namespace, names] of [...delegated].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [namespace, names] of [...delegated].sort(([a], [b]) => byCodeUnits(a, b))) {
     const item = d.c('delegated', { namespace });
     for (const name of names) item.c('attribute', { name });
   }

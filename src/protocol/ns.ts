@@ -113,3 +113,12 @@ export function isJudgedNamespace(ns: string): boolean {
   for (const prefix of RESERVED_NAMESPACE_PREFIXES) if (ns.startsWith(prefix)) return true;
   return ns === NS.roster || ns === DISCO.info || ns === NS.component || ns === NS.streams || ns === NS.streamErrors;
 }
+
+/**
+ * Sorts namespaces (and other identifiers) by UTF-16 code units, the same on
+ * every host. localeCompare would depend on the locale and map ICU's collation
+ * data into memory (about 2.5 MB of RSS).
+ */
+export function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

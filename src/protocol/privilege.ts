@@ -5,7 +5,7 @@
  * it except where a version lacks a feature (no iq permission before :2).
  */
 import { Element } from '@xmpp/xml';
-import { NS, PRIVILEGE_NS, privilegeVersion, type PrivilegeVersion } from './ns.js';
+import { byCodeUnits, NS, PRIVILEGE_NS, privilegeVersion, type PrivilegeVersion } from './ns.js';
 
 /** XEP-0356 §4.1, §5.1, §6.1, §7.1: permission values, least to most. */
 export const ROSTER_ACCESS = ['none', 'get', 'set', 'both'] as const;
@@ -183,7 +183,7 @@ export function buildAdvertisement(
   priv.c('perm', { access: 'presence', type: rights.presence });
   if (version >= 2 && rights.iq.size > 0) {
     const iq = priv.c('perm', { access: 'iq' });
-    for (const [name, rw] of [...rights.iq].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [name, rw] of [...rights.iq].sort(([a], [b]) => byCodeUnits(a, b))) {
       iq.c('namespace', { ns: name, type: accessOf(rw) });
     }
   }
