@@ -213,11 +213,16 @@ function decisionCost(size: number): number {
     stanza(privMsg(1, 'bob@example.test').replace('alice@', 'user7@')),
     stanza(`<iq type='get' id='q' from='pubsub.example.test' to='alice@example.test'><privileged_iq xmlns='urn:xmpp:privilege:2'><iq xmlns='jabber:client' type='get' id='i'><query xmlns='jabber:iq:private'/></iq></privileged_iq></iq>`),
   ];
-  const N = 100_000;
+  const N = 50_000;
   for (let i = 0; i < 20_000; i++) decideOutbound(ctx, stanzas[i % 2]!);
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) decideOutbound(ctx, stanzas[i % 2]!);
-  return Number(process.hrtime.bigint() - t0) / N / 1000; // µs per decision
+  // The best of five passes: a pause the machine takes during one pass is not the decision's cost.
+  let best = Infinity;
+  for (let pass = 0; pass < 5; pass++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) decideOutbound(ctx, stanzas[i % 2]!);
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / N / 1000); // µs per decision
+  }
+  return best;
 }
 
 function bigTextBlockMs(): number {
