@@ -287,11 +287,14 @@ export class Session {
 
   // ── component → server ────────────────────────────────────────────────
 
+  // The fast path's table look-ups, made once (not a closure per stanza).
+  #isDelegationReply = (id: string): boolean => this.#delegPending.has(id) || this.#delegPending.closed(id);
+  #isPrivilegedResponse = (id: string): boolean => this.#pending.has(id) || this.#pending.expired(id) !== undefined;
+
   /** The fast path: a stanza with nothing to judge but its root goes on as it arrived. */
   #framedFromComponent(f: FramedStanza): boolean {
     if (this.#state !== 'online') return false;
-    const isReply = (id: string): boolean => this.#delegPending.has(id) || this.#delegPending.closed(id);
-    if (!framedOutboundPasses(this.component.name, f, isReply)) return false;
+    if (!framedOutboundPasses(this.component.name, f, this.#isDelegationReply)) return false;
     this.#throttle();
     this.#metrics.stanza('to_server', f.name);
     this.#relay(this.#server, this.#client, f.xml);
@@ -372,8 +375,7 @@ export class Session {
 
   #framedFromServer(f: FramedStanza): boolean {
     if (this.#state !== 'online') return false;
-    const isResponse = (id: string): boolean => this.#pending.has(id) || this.#pending.expired(id) !== undefined;
-    if (!framedInboundPasses(f, isResponse)) return false;
+    if (!framedInboundPasses(f, this.#isPrivilegedResponse)) return false;
     this.#metrics.stanza('to_component', f.name);
     this.#relay(this.#client, this.#server, f.xml);
     return true;
