@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { RESERVED_NAMESPACE_PREFIXES } from '../protocol/ns.js';
 import { normaliseDomain } from '../protocol/jid.js';
 import { IQ_ACCESS, MESSAGE_ACCESS, PRESENCE_ACCESS, ROSTER_ACCESS } from '../protocol/privilege.js';
+import { parseScopeEntry } from '../policy/scope.js';
 
 export const MODES = ['enforce', 'report'] as const;
 export type Mode = (typeof MODES)[number];
@@ -36,6 +37,18 @@ const UserGlob = z
   .regex(/^[^@/\s]+$/, { error: 'a user pattern is a localpart glob ("*", "alice", "bot-*"), without "@" or "/"' });
 
 /**
+ * A list of JID scopes (policy/scope.ts): any, self, component, server, a
+ * domain, a bare JID or a glob. Each entry is checked with the same parser the
+ * compiler uses, so `check` refuses exactly what could not be compiled.
+ */
+export const JidScopeList = z.array(
+  z.string().superRefine((entry, ctx) => {
+    const r = parseScopeEntry(entry);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.reason });
+  }),
+);
+
+/**
  * Refinements run even when a sibling key already failed, so a broken file
  * reports all of its problems at once; they therefore guard every value.
  */
@@ -45,13 +58,40 @@ const isReservedNs = (ns: string) => RESERVED_NAMESPACE_PREFIXES.some((p) => ns.
 /** XEP-0355 §7.2.4/§7.2.5: the two special namespaces that may be delegated. */
 const SPECIAL_DELEGATION = /^urn:xmpp:delegation:[12]:bare:disco#(info|items):\*$/;
 
+/** Pubsub node globs: node names with `*` for any run of characters. */
+const NodeGlob = z.string().min(1, { error: 'a node pattern is a node name, "*" wildcards allowed' });
+
+/** XEP-0060 namespaces whose payload children name nodes (the `nodes` key judges them). */
+export const PUBSUB_NAMESPACES = ['http://jabber.org/protocol/pubsub', 'http://jabber.org/protocol/pubsub#owner'] as const;
+
+/**
+ * An iq namespace grant: the short form (get | set | both) or the long form
+ * { type, to, nodes } (issue "content scopes"); `to` defaults to [any] and
+ * `nodes` to ["*"], so a long form without them means the short form.
+ */
+const IqLongForm = z.strictObject({
+  type: z.enum(IQ_ACCESS),
+  to: JidScopeList.default(['any']),
+  nodes: z.array(NodeGlob).min(1, { error: 'nodes needs at least one pattern ("*" for every node)' }).optional(),
+});
+const IqGrant = z.union([z.enum(IQ_ACCESS), IqLongForm], {
+  error: 'expected get, set or both, or { type: get|set|both, to: [JID scopes], nodes: [node patterns] }',
+});
+export type IqGrant = z.infer<typeof IqGrant>;
+
 const Privileges = z
   .strictObject({
     roster: z.enum(ROSTER_ACCESS).default('none'),
     roster_push: z.boolean().optional(),
+    /** Roster items a roster set may give a subscription (from/to/both or ask); none by default. */
+    roster_subscription: JidScopeList.default([]),
+    /** Roster items the component may see (results, pushes, presence) and touch (sets); all by default. */
+    roster_items: JidScopeList.default(['any']),
     message: z.enum(MESSAGE_ACCESS).default('none'),
+    /** Whom a privileged message may be addressed to (its inner "to"); anyone by default. */
+    message_to: JidScopeList.default(['any']),
     presence: z.enum(PRESENCE_ACCESS).default('none'),
-    iq: z.record(z.string().min(1), z.enum(IQ_ACCESS)).default({}),
+    iq: z.record(z.string().min(1), IqGrant).default({}),
     users: z.array(UserGlob).default(['*']),
     except_users: z.array(UserGlob).default([]),
   })
@@ -71,7 +111,14 @@ const Privileges = z
         message: `roster_push true needs roster get or both (XEP-0356 §4.1), but roster is "${p.roster}"`,
       });
     }
-    for (const ns of Object.keys(isObject(p.iq) ? p.iq : {})) {
+    for (const [ns, grant] of Object.entries(isObject(p.iq) ? p.iq : {})) {
+      if (isObject(grant) && grant.nodes !== undefined && !(PUBSUB_NAMESPACES as readonly string[]).includes(ns)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['iq', ns, 'nodes'],
+          message: `nodes applies only to the pubsub namespaces (${PUBSUB_NAMESPACES.join(', ')}), not to "${ns}"`,
+        });
+      }
       if (isReservedNs(ns)) {
         ctx.addIssue({
           code: 'custom',

@@ -7,6 +7,8 @@
 import type { ComponentConfig, LoadedPolicy } from '../config/load.js';
 import type { Mode } from '../config/schema.js';
 import { normaliseDomain } from '../protocol/jid.js';
+import { compileNodeScope, type NodeScope } from './nodes.js';
+import { compileJidScope, type JidScope } from './scope.js';
 import { readWrite, type IqAccess, type MessageAccess, type PresenceAccess, type ReadWrite, type RosterAccess } from '../protocol/privilege.js';
 
 /** The YAML path of a rule and the value found there. */
@@ -22,6 +24,24 @@ export interface UserScope {
   check(local: string): ScopeResult;
 }
 
+/** A JID scope with the rule that names it (texts, audit, `explain`). */
+export interface ScopeRule {
+  scope: JidScope;
+  rule: Rule;
+}
+
+/** One granted iq namespace: short form, or long form with its scopes. */
+export interface CompiledIq {
+  rw: ReadWrite;
+  value: IqAccess;
+  /** e.g. components.x.privileges.example.org.iq.vcard-temp */
+  path: string;
+  /** Inner "to" scope (absent "to" = the user's own account = self); [any] for the short form. */
+  to: ScopeRule;
+  /** Pubsub node scope; undefined = every node (short form, or no nodes key). */
+  nodes: (NodeScope & { rule: Rule }) | undefined;
+}
+
 export interface CompiledPrivileges {
   domain: string;
   /** e.g. components.pubsub.example.org.privileges.example.org */
@@ -30,9 +50,13 @@ export interface CompiledPrivileges {
   rosterValue: RosterAccess;
   /** roster_push as configured, or its XEP-0356 §4.1 default (true with get/both). */
   push: boolean;
+  /** Roster items the component may see and touch (roster_items). */
+  rosterItems: ScopeRule;
   message: MessageAccess;
+  /** Whom a privileged message may be addressed to (message_to). */
+  messageTo: ScopeRule;
   presence: PresenceAccess;
-  iq: ReadonlyMap<string, { rw: ReadWrite; value: IqAccess }>;
+  iq: ReadonlyMap<string, CompiledIq>;
   users: UserScope;
 }
 
@@ -94,6 +118,10 @@ function globMatcher(patterns: readonly string[]): (local: string) => boolean {
   return (local) => literals.has(local) || (re !== undefined && re.test(local));
 }
 
+function scopeRule(entries: readonly string[], path: string): ScopeRule {
+  return { scope: compileJidScope(entries), rule: { path, value: listValue(entries) } };
+}
+
 export function compileScope(users: readonly string[], except: readonly string[], path: string): UserScope {
   const inUsers = globMatcher(users);
   const inExcept = globMatcher(except);
@@ -115,15 +143,25 @@ function compileComponent(c: ComponentConfig): CompiledComponent {
     const domain = normaliseDomain(domainKey)!; // validated by the schema
     const dpath = `${path}.privileges.${domainKey}`;
     const roster = readWrite(p.roster);
-    const iq = new Map<string, { rw: ReadWrite; value: IqAccess }>();
-    for (const [ns, value] of Object.entries(p.iq)) iq.set(ns, { rw: readWrite(value), value });
+    const iq = new Map<string, CompiledIq>();
+    for (const [ns, grant] of Object.entries(p.iq)) {
+      const ipath = `${dpath}.iq.${ns}`;
+      if (typeof grant === 'string') {
+        iq.set(ns, { rw: readWrite(grant), value: grant, path: ipath, to: scopeRule(['any'], `${ipath}.to`), nodes: undefined });
+        continue;
+      }
+      const nodes = grant.nodes === undefined ? undefined : { ...compileNodeScope(grant.nodes), rule: { path: `${ipath}.nodes`, value: listValue(grant.nodes) } };
+      iq.set(ns, { rw: readWrite(grant.type), value: grant.type, path: ipath, to: scopeRule(grant.to, `${ipath}.to`), nodes });
+    }
     privileges.set(domain, {
       domain,
       path: dpath,
       roster,
       rosterValue: p.roster,
       push: p.roster_push ?? roster.get,
+      rosterItems: scopeRule(p.roster_items, `${dpath}.roster_items`),
       message: p.message,
+      messageTo: scopeRule(p.message_to, `${dpath}.message_to`),
       presence: p.presence,
       iq,
       users: compileScope(p.users, p.except_users, dpath),
