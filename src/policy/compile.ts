@@ -52,6 +52,8 @@ export interface CompiledPrivileges {
   push: boolean;
   /** Roster items the component may see and touch (roster_items). */
   rosterItems: ScopeRule;
+  /** Roster items a roster set may subscribe (roster_subscription). */
+  rosterSubscription: JidScope;
   message: MessageAccess;
   /** Whom a privileged message may be addressed to (message_to). */
   messageTo: ScopeRule;
@@ -160,6 +162,7 @@ function compileComponent(c: ComponentConfig): CompiledComponent {
       rosterValue: p.roster,
       push: p.roster_push ?? roster.get,
       rosterItems: scopeRule(p.roster_items, `${dpath}.roster_items`),
+      rosterSubscription: compileJidScope(p.roster_subscription),
       message: p.message,
       messageTo: scopeRule(p.message_to, `${dpath}.message_to`),
       presence: p.presence,
