@@ -50,8 +50,6 @@ export interface CompiledPrivileges {
   rosterValue: RosterAccess;
   /** roster_push as configured, or its XEP-0356 §4.1 default (true with get/both). */
   push: boolean;
-  /** Roster items the component may see and touch (roster_items). */
-  rosterItems: ScopeRule;
   /** Roster items a roster set may subscribe (roster_subscription). */
   rosterSubscription: JidScope;
   message: MessageAccess;
@@ -161,7 +159,6 @@ function compileComponent(c: ComponentConfig): CompiledComponent {
       roster,
       rosterValue: p.roster,
       push: p.roster_push ?? roster.get,
-      rosterItems: scopeRule(p.roster_items, `${dpath}.roster_items`),
       rosterSubscription: compileJidScope(p.roster_subscription),
       message: p.message,
       messageTo: scopeRule(p.message_to, `${dpath}.message_to`),
