@@ -129,6 +129,11 @@ export function formatExplanation(e: Explanation): string {
     if (v.replies.length === 0 && !(v.action === 'reject' && v.streamError)) lines.push('answers: nothing (dropped silently, audited)');
   }
   if (v.action === 'rewrite') lines.push(`sends instead: ${serialize(v.stanza)}`);
+  if (v.action === 'filter') {
+    lines.push(`hides:   ${v.hidden} item(s) outside the scope`);
+    lines.push(v.stanza ? `sends instead: ${serialize(v.stanza)}` : 'sends the component: nothing');
+    for (const r of v.replies) lines.push(`answers the ${r.to}: ${serialize(r.stanza)}`);
+  }
   if (v.audit) {
     const a = v.audit;
     lines.push(`audit:   action=${a.action}${a.domain ? ` domain=${a.domain}` : ''}${a.user ? ` user=${a.user}` : ''}${a.namespace ? ` namespace=${a.namespace}` : ''}`);

@@ -19,6 +19,7 @@ function describeScopes(loaded: LoadedPolicy): string[] {
   for (const c of loaded.components.values()) {
     for (const [d, pr] of Object.entries(c.policy.privileges)) {
       out.push(`  ${c.name} on ${d}:`);
+      out.push(`    roster_items ${list(pr.roster_items)}${pr.presence === 'roster' ? ' (also the contacts whose presence it gets)' : ''}`);
       out.push(`    message_to ${list(pr.message_to)}`);
       for (const [ns, g] of Object.entries(pr.iq)) {
         if (typeof g === 'string') out.push(`    iq ${ns} ${g}: to [any]${isPubsub(ns) ? ', nodes [*]' : ''}`);

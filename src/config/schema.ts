@@ -85,6 +85,8 @@ const Privileges = z
     roster_push: z.boolean().optional(),
     /** Roster items a roster set may give a subscription (from/to/both or ask); none by default. */
     roster_subscription: JidScopeList.default([]),
+    /** Roster items the component may see (results, pushes, contacts' presence) and touch (sets); all by default. */
+    roster_items: JidScopeList.default(['any']),
     message: z.enum(MESSAGE_ACCESS).default('none'),
     /** Whom a privileged message may be addressed to (its inner "to"); anyone by default. */
     message_to: JidScopeList.default(['any']),

@@ -59,7 +59,7 @@ export function writePolicy(p: ImportedPolicy): string {
         }
         out.push('        users: ["*"]  # narrow to the users the component acts for');
         out.push('        # NOTE: the content scopes are left at any (what the server grants); narrow them:');
-        out.push('        #   message_to, and iq "<ns>": { type, to, nodes } (README "Least privilege")');
+        out.push('        #   roster_items, message_to, and iq "<ns>": { type, to, nodes } (README "Least privilege")');
       }
     }
     const ddomains = Object.keys(c.delegations);

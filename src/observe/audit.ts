@@ -7,7 +7,7 @@
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { PrivguardError } from '../errors.js';
 
-export const AUDIT_VERDICTS = ['allowed', 'denied', 'would_deny'] as const;
+export const AUDIT_VERDICTS = ['allowed', 'denied', 'would_deny', 'filtered', 'would_filter'] as const;
 export type AuditVerdict = (typeof AUDIT_VERDICTS)[number];
 
 export interface AuditRecord {
@@ -25,6 +25,8 @@ export interface AuditRecord {
   /** For a delegation reply that did not match its request: which field. */
   field?: string;
   stanza_id?: string;
+  /** For a filtered stanza: how many items (roster items, presences) the component did not get. */
+  hidden?: number;
 }
 
 export interface AuditSink {
@@ -65,6 +67,7 @@ export function auditLine(r: AuditRecord): string {
     const v = r[k];
     if (v !== undefined) s += `,"${k}":${q(v)}`;
   }
+  if (r.hidden !== undefined) s += `,"hidden":${r.hidden}`;
   return `${s}}\n`;
 }
 

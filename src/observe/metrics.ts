@@ -50,7 +50,7 @@ export async function createMetrics(): Promise<Metrics> {
   });
   const decisions = new Counter({
     name: 'privguard_decisions_total',
-    help: 'Privileged decisions, by mode (enforce|report), action (pass|rewrite|reject|drop), verdict (allowed|denied|would_deny) and reason',
+    help: 'Privileged decisions, by mode (enforce|report), action (pass|rewrite|reject|drop|filter), verdict (allowed|denied|would_deny|filtered|would_filter) and reason',
     labelNames: ['mode', 'action', 'verdict', 'reason'] as const,
     registers: [registry],
   });

@@ -52,6 +52,8 @@ export interface CompiledPrivileges {
   push: boolean;
   /** Roster items a roster set may subscribe (roster_subscription). */
   rosterSubscription: JidScope;
+  /** Roster items the component may see and touch (roster_items). */
+  rosterItems: ScopeRule;
   message: MessageAccess;
   /** Whom a privileged message may be addressed to (message_to). */
   messageTo: ScopeRule;
@@ -161,6 +163,7 @@ function compileComponent(c: ComponentConfig): CompiledComponent {
       push: p.roster_push ?? roster.get,
       rosterSubscription: compileJidScope(p.roster_subscription),
       message: p.message,
+      rosterItems: scopeRule(p.roster_items, `${dpath}.roster_items`),
       messageTo: scopeRule(p.message_to, `${dpath}.message_to`),
       presence: p.presence,
       iq,

@@ -12,13 +12,14 @@
  * Everything else passes untouched.
  */
 import type { Element } from '@xmpp/xml';
-import { parseJid } from '../protocol/jid.js';
+import { parseJid, type Jid } from '../protocol/jid.js';
 import { NS } from '../protocol/ns.js';
-import { buildAdvertisement, hasPrivilegeElement, parseAdvertisement, privilegeChild } from '../protocol/privilege.js';
+import { buildAdvertisement, forwardedStanza, hasPrivilegeElement, parseAdvertisement, privilegeChild } from '../protocol/privilege.js';
 import { iqResult } from '../protocol/stanzas.js';
 import type { CompiledComponent } from './compile.js';
 import { decideDelegatedIq, decideDelegationAdvertisement, decideNestingQuery, hasDelegationElement, isNestingQuery, type ServerDelegations } from './delegation.js';
 import { effectiveGrant, type EffectiveGrant } from './grants.js';
+import { filterRosterQuery, replaceAlong } from './roster-items.js';
 import { pass, verdictBase, type AuditInfo, type Reason, type Rule, type Verdict } from './verdict.js';
 
 export interface InboundContext {
@@ -55,7 +56,10 @@ export function decideInbound(ctx: InboundContext, el: Element): Verdict {
     const id = el.attrs.id as string | undefined;
     if (type === 'result' || type === 'error') {
       const user = id === undefined ? undefined : ctx.pendingUser(id);
-      if (user !== undefined) return decidePrivilegedResponse(el, user);
+      if (user !== undefined) {
+        const v = decidePrivilegedResponse(el, user);
+        return v.action === 'pass' ? (filterPrivilegedRoster(ctx, el) ?? v) : v;
+      }
       const late = id === undefined ? undefined : ctx.expiredUser(id);
       if (late !== undefined && parseJid((el.attrs.from as string | undefined) ?? '').ok) {
         const from = parseJid(el.attrs.from as string);
@@ -64,6 +68,7 @@ export function decideInbound(ctx: InboundContext, el: Element): Verdict {
         }
       }
       if (hasPrivilegeElement(el)) return drop('privileged iq response', 'unmatched_response', { audit: { action: 'iq.response' } });
+      if (type === 'result' && el.getChild('query', NS.roster)) return filterRosterResult(ctx, el) ?? pass('<iq>');
       return pass('<iq>');
     }
     if (type === 'set' && el.getChild('query', NS.roster)) return decideRosterPush(ctx, el);
@@ -128,7 +133,70 @@ function decideRosterPush(ctx: InboundContext, el: Element): Verdict {
   }
   const scope = policy.users.check(from.jid.local);
   if (!scope.ok) return drop(subject, 'user_out_of_scope', { rule: scope.rule, audit, replies });
-  return pass(subject, audit);
+  const query = el.getChild('query', NS.roster)!;
+  return filterRoster(ctx, el, from.jid, [query], query, audit, replies) ?? pass(subject, audit);
+}
+
+// ── roster_items: what the component may see of a roster ────────────────
+
+/**
+ * A copy of `el` without the roster items outside `roster_items` (the query
+ * at the end of `path`), or undefined when nothing is hidden. `whenEmpty`:
+ * what privguard answers in the component's place when no item is left (a
+ * push); without it, the emptied stanza still goes (a result answers a get).
+ */
+function filterRoster(ctx: InboundContext, el: Element, user: Jid, path: Element[], query: Element, audit: AuditInfo, whenEmpty?: Element[]): Verdict | undefined {
+  const policy = ctx.component.privileges.get(user.domain);
+  if (!policy || policy.rosterItems.scope.any) return undefined;
+  const { scope, rule } = policy.rosterItems;
+  const sc = { component: ctx.component.name, server: user.domain, self: user.bare };
+  const f = filterRosterQuery(query, (jid) => scope.matches(jid, sc));
+  if (f.hidden === 0) return undefined;
+  const base = verdictBase(audit.action === 'roster.push' ? 'roster push' : 'roster result', 'out_of_scope', { rule, audit: { ...audit, hidden: f.hidden } });
+  const empty = whenEmpty !== undefined && !f.query.getChild('item');
+  return {
+    action: 'filter',
+    ...base,
+    stanza: empty ? undefined : replaceAlong(el, path, f.query),
+    hidden: f.hidden,
+    replies: empty ? whenEmpty.map((stanza) => ({ to: 'server' as const, stanza })) : [],
+  };
+}
+
+/** The answer to a roster get (RFC 6121 §2.1.3): from the managed user's bare JID, to the component. */
+function filterRosterResult(ctx: InboundContext, el: Element): Verdict | undefined {
+  const from = parseJid((el.attrs.from as string | undefined) ?? '');
+  if (!from.ok || from.jid.local === '' || from.jid.resource !== '') return undefined;
+  const query = el.getChild('query', NS.roster)!;
+  return filterRoster(ctx, el, from.jid, [query], query, { action: 'roster.result', domain: from.jid.domain, user: from.jid.local });
+}
+
+/** A privileged IQ's answer that carries the user's roster (the iq right on jabber:iq:roster). */
+function filterPrivilegedRoster(ctx: InboundContext, el: Element): Verdict | undefined {
+  const wrapper = privilegeChild(el);
+  const fwd = wrapper ? forwardedStanza(wrapper.el) : undefined;
+  if (!wrapper || !fwd?.ok) return undefined;
+  const inner = fwd.stanza;
+  const query = inner.getChild('query', NS.roster);
+  const from = parseJid((el.attrs.from as string | undefined) ?? '');
+  if (!query || !from.ok) return undefined;
+  const forwarded = wrapper.el.children.find((c) => typeof c !== 'string' && c.children.includes(inner)) as Element | undefined;
+  if (!forwarded) return undefined;
+  return filterRoster(ctx, el, from.jid, [wrapper.el, forwarded, inner, query], query, {
+    action: 'iq.response',
+    domain: from.jid.domain,
+    user: from.jid.local,
+    namespace: NS.roster,
+  });
+}
+
+/** presence "roster": a contact's presence only when some domain's roster_items holds the contact. */
+function contactInScope(ctx: InboundContext, from: Jid): boolean {
+  for (const g of ctx.grants.values()) {
+    if (g.presence !== 'roster' || !g.policy) continue;
+    if (g.policy.rosterItems.scope.matches(from, { component: ctx.component.name, server: g.domain })) return true;
+  }
+  return false;
 }
 
 /** S8 — XEP-0356 §7: presence the component gets only through the presence permission. */
@@ -156,6 +224,10 @@ function decidePresence(ctx: InboundContext, el: Element): Verdict {
   }
   // A contact from elsewhere: only `roster` presence shows contacts.
   const audit2: AuditInfo = { action: 'presence', domain: from.jid.domain, user: from.jid.local };
-  for (const g of ctx.grants.values()) if (g.presence === 'roster') return pass(subject, audit2);
+  if ([...ctx.grants.values()].some((g) => g.presence === 'roster')) {
+    if (contactInScope(ctx, from.jid)) return pass(subject, audit2);
+    // Hidden: audited with the count only, never whose presence it was.
+    return { action: 'filter', ...verdictBase(subject, 'out_of_scope', { detail: 'roster_items', audit: { action: 'presence', hidden: 1 } }), stanza: undefined, hidden: 1, replies: [] };
+  }
   return drop(subject, 'presence_not_granted', { detail: 'presence of contacts needs presence "roster"', audit: audit2 });
 }

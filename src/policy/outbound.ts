@@ -13,8 +13,9 @@ import { parseJid, type Jid } from '../protocol/jid.js';
 import { NS, PRIVILEGE_NS, RESERVED_NAMESPACE_PREFIXES, delegationVersion, privilegeVersion } from '../protocol/ns.js';
 import { elementChildren, forwardedStanza, hasPrivilegeElement, privilegeChild } from '../protocol/privilege.js';
 import { stanzaError } from '../protocol/stanzas.js';
-import type { CompiledComponent, CompiledIq, CompiledPrivileges, Rule } from './compile.js';
+import type { CompiledComponent, CompiledPrivileges, Rule } from './compile.js';
 import { checkPubsubNodes } from './nodes.js';
+import { checkRosterSetItems } from './roster-items.js';
 import { decideDelegationReply, hasDelegationElement, isDelegationReply } from './delegation.js';
 import type { EffectiveGrant } from './grants.js';
 import { pass, verdictBase, verdictText, type AuditInfo, type DelegatedIqTrack, type Reason, type Verdict } from './verdict.js';
@@ -122,7 +123,21 @@ function decideRoster(ctx: OutboundContext, el: Element, type: 'get' | 'set'): V
   }
   const scope = found.policy.users.check(user.local);
   if (!scope.ok) return deny(ctx, el, subject, 'user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
+  const items = type === 'set' ? checkRosterItems(ctx, found.policy, user, el.getChild('query', NS.roster)!) : undefined;
+  if (items) return deny(ctx, el, subject, items.reason, items.condition, { detail: items.detail, rule: items.rule, audit });
   return pass(subject, audit);
+}
+
+/** roster_items on a roster set: every item in scope, or the whole set is refused. */
+function checkRosterItems(ctx: OutboundContext, policy: CompiledPrivileges, user: Jid, query: Element): Extract<ContentCheck, { ok: false }> | undefined {
+  const { scope, rule } = policy.rosterItems;
+  if (scope.any) return undefined;
+  const sc = { component: ctx.component.name, server: user.domain, self: user.bare };
+  const r = checkRosterSetItems(query, (jid) => scope.matches(jid, sc));
+  if (r.ok) return undefined;
+  return r.malformed
+    ? { ok: false, reason: 'bad_structure', condition: 'bad-request', detail: r.detail, rule: null }
+    : { ok: false, reason: 'out_of_scope', condition: 'forbidden', detail: r.detail, rule };
 }
 
 /** P2 — XEP-0356 §5: a message sent as the server or a managed user. */
@@ -182,7 +197,8 @@ type ContentCheck = { ok: true } | { ok: false; reason: Reason; condition: Condi
  * The long form's scopes (`iq.<ns>`: { to, nodes }): the inner "to" (absent:
  * the user's own account, which is `self`) and, for pubsub, the nodes named.
  */
-function checkIqContent(ctx: OutboundContext, entry: CompiledIq | undefined, user: Jid, inner: Element, payload: Element): ContentCheck {
+function checkIqContent(ctx: OutboundContext, policy: CompiledPrivileges, user: Jid, inner: Element, ns: string, payload: Element): ContentCheck {
+  const entry = policy.iq.get(ns);
   if (!entry) return { ok: true };
   const rawTo = inner.attrs.to as string | undefined;
   const to = rawTo === undefined ? undefined : parseJid(rawTo);
@@ -194,6 +210,10 @@ function checkIqContent(ctx: OutboundContext, entry: CompiledIq | undefined, use
   if (entry.nodes) {
     const nodes = checkPubsubNodes(entry.nodes, payload);
     if (!nodes.ok) return { ok: false, reason: 'out_of_scope', condition: 'forbidden', detail: nodes.detail, rule: entry.nodes.rule };
+  }
+  // The roster reached through the iq right is the same roster: roster_items applies.
+  if (payload.name === 'query' && ns === NS.roster && inner.attrs.type === 'set') {
+    return checkRosterItems(ctx, policy, user, payload) ?? { ok: true };
   }
   return { ok: true };
 }
@@ -262,7 +282,7 @@ function decidePrivilegedIq(ctx: OutboundContext, el: Element): Verdict {
   }
   const scope = found.policy.users.check(user.local);
   if (!scope.ok) return deny(ctx, el, subject, 'user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
-  const content = checkIqContent(ctx, found.policy.iq.get(ns), user, inner, payload[0]!);
+  const content = checkIqContent(ctx, found.policy, user, inner, ns, payload[0]!);
   if (!content.ok) return deny(ctx, el, subject, content.reason, content.condition, { detail: content.detail, rule: content.rule, audit });
   const id = el.attrs.id as string | undefined;
   if (id === undefined) return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the iq needs an id', audit });

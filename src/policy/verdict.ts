@@ -11,7 +11,7 @@ import type { EffectiveGrant } from './grants.js';
 
 export type { Rule } from './compile.js';
 
-export const ACTIONS = ['pass', 'rewrite', 'reject', 'drop'] as const;
+export const ACTIONS = ['pass', 'rewrite', 'reject', 'drop', 'filter'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** Reason codes with the phrase each one puts into texts. */
@@ -64,6 +64,8 @@ export interface AuditInfo {
   namespace?: string;
   /** For a delegation reply that does not match its request: which field. */
   field?: string;
+  /** For a filtered stanza: how many items were hidden (never which). */
+  hidden?: number;
 }
 
 export interface Reply {
@@ -119,7 +121,18 @@ export type Verdict =
       /** In report mode the stanza goes on anyway: what to track if it does. */
       track?: DelegatedIqTrack;
     })
-  | (Base & { action: 'drop'; replies: Reply[]; track?: DelegatedIqTrack });
+  | (Base & { action: 'drop'; replies: Reply[]; track?: DelegatedIqTrack })
+  | (Base & {
+      action: 'filter';
+      /**
+       * A server stanza with content outside the component's scopes: `stanza`
+       * is what the component gets instead (undefined: nothing), `replies` what
+       * privguard answers in its place. Report mode forwards the original.
+       */
+      stanza: Element | undefined;
+      hidden: number;
+      replies: Reply[];
+    });
 
 /** The one place texts are made: error `<text>`, log lines and `explain`. */
 export function verdictText(v: Pick<Verdict, 'subject' | 'reason' | 'rule' | 'detail'>): string {

@@ -457,6 +457,20 @@ export class Session {
         if (v.track) this.#delegPending.markAnswered(v.track.id);
         for (const r of v.replies) this.#send(r.to, r.stanza);
         return;
+      case 'filter': {
+        // Content outside the component's scopes: a reduced stanza (or none) goes on.
+        const id = el.attrs.id as string | undefined;
+        if (el.name === 'iq' && id !== undefined && el.attrs.type === 'result') this.#pending.take(id);
+        if (this.#mode === 'report') {
+          this.#record(v, el, 'would_filter');
+          this.#toComponent(el);
+          return;
+        }
+        this.#record(v, el, 'filtered');
+        if (v.stanza) this.#toComponent(v.stanza);
+        for (const r of v.replies) this.#send(r.to, r.stanza);
+        return;
+      }
     }
   }
 
@@ -583,6 +597,7 @@ export class Session {
     if (a?.namespace !== undefined) record.namespace = a.namespace;
     if (a?.field !== undefined) record.field = a.field;
     if (id !== undefined) record.stanza_id = id;
+    if (a?.hidden !== undefined) record.hidden = a.hidden;
     this.#audit.write(record);
   }
 

@@ -50,6 +50,7 @@ describe('privguard check', () => {
     privileges:
       example.org:
         roster: both
+        roster_items: [component]
         message: outgoing
         iq:
           "http://jabber.org/protocol/pubsub": { type: set, to: [self], nodes: ["urn:xmpp:bookmarks:1"] }
@@ -57,7 +58,7 @@ describe('privguard check', () => {
 `);
     const r = await run(['check', '-c', file]);
     expect(r.code).toBe(EXIT.ok);
-    expect(r.out).toContain('  gw.example.org on example.org:\n    message_to [any]\n');
+    expect(r.out).toContain('  gw.example.org on example.org:\n    roster_items [component]\n    message_to [any]\n');
     expect(r.out).toContain('    iq http://jabber.org/protocol/pubsub set: to [self], nodes [urn:xmpp:bookmarks:1]\n    iq vcard-temp get: to [any]');
   });
 

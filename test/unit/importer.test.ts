@@ -27,9 +27,9 @@ describe('privguard import prosody (the team\'s Prosody config)', () => {
   });
 
   it('leaves the content scopes at any, with a NOTE pointing at them', () => {
-    expect(p.components['pubsub.example.test']!.privileges['example.test']).toMatchObject({ message_to: ['any'] });
+    expect(p.components['pubsub.example.test']!.privileges['example.test']).toMatchObject({ roster_items: ['any'], message_to: ['any'] });
     expect(yaml).toContain('# NOTE: the content scopes are left at any');
-    expect(yaml).toContain('message_to, and iq "<ns>": { type, to, nodes }');
+    expect(yaml).toContain('roster_items, message_to, and iq "<ns>": { type, to, nodes }');
   });
 
   it('turns delegations into per-domain delegations with their filtering attributes', () => {

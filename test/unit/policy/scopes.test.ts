@@ -49,7 +49,7 @@ describe('schema: the keys this issue adds', () => {
 
   it('default to [any] (today\'s behaviour) and keep the short iq form', () => {
     const p = load('        iq: { "vcard-temp": get }\n').policy.components['pubsub.example.org']!.privileges['example.org']!;
-    expect(p).toMatchObject({ message_to: ['any'], iq: { 'vcard-temp': 'get' } });
+    expect(p).toMatchObject({ roster_items: ['any'], message_to: ['any'], iq: { 'vcard-temp': 'get' } });
   });
 
   it('read the long form with to defaulting to [any] and nodes absent', () => {
