@@ -35,12 +35,12 @@ describe('privguard check', () => {
   });
 
   it('exits 1 and prints every error with path and line:column', async () => {
-    const file = tempPolicy('mode: strict\ncomponents:\n  c.example.org:\n    secret: s\n    privileges:\n      example.org: { roster: read }\n');
+    const file = tempPolicy('mode: strict\ncomponents:\n  c.example.org:\n    secret: s\n    upstream_secret: u\n    privileges:\n      example.org: { roster: read }\n');
     const r = await run(['check', '-c', file]);
     expect(r.code).toBe(EXIT.failure);
     expect(r.err).toContain('the policy is invalid (2 errors)');
     expect(r.err).toContain(`${file}: mode (1:7): "strict" is not one of enforce, report`);
-    expect(r.err).toContain(`${file}: components.c.example.org.privileges.example.org.roster (6:30): "read" is not one of none, get, set, both`);
+    expect(r.err).toContain(`${file}: components.c.example.org.privileges.example.org.roster (7:30): "read" is not one of none, get, set, both`);
   });
 
   it('exits 1 when the file cannot be read', async () => {
@@ -55,6 +55,7 @@ describe('privguard explain', () => {
     tempPolicy(`components:
   pubsub.example.org:
     secret: s
+    upstream_secret: u
     privileges:
       example.org: { roster: get, presence: none, except_users: [admin] }
 `);
@@ -106,6 +107,7 @@ describe('privguard explain', () => {
     const pol = tempPolicy(`components:
   pubsub.example.org:
     secret: s
+    upstream_secret: u
     delegations:
       example.org: { "urn:xmpp:mam:2": { attributes: [node] } }
 `);
@@ -175,7 +177,7 @@ describe('privguard run (a real process)', () => {
 
   it('listens, reloads on SIGHUP, then shuts down on SIGTERM with exit 0', async () => {
     const port = await freePort();
-    const file = tempPolicy(`listen: { port: ${port} }\nupstream: { port: ${await freePort()} }\naudit: { file: audit.jsonl }\ncomponents:\n  c.example.org: { secret: s }\n`);
+    const file = tempPolicy(`listen: { port: ${port} }\nupstream: { port: ${await freePort()} }\naudit: { file: audit.jsonl }\ncomponents:\n  c.example.org: { secret: s, upstream_secret: u }\n`);
     const io = start(file);
     // Deadlines are generous: under the full suite, tsx may start slowly while ejabberd boots.
     await waitFor('listening log line', () => (io.err.includes('privguard listening on 127.0.0.1:' + port) ? true : undefined), 30_000).catch((e: Error) => {
@@ -208,7 +210,7 @@ describe('privguard run (a real process)', () => {
     const port = await freePort();
     await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
     try {
-      const io = start(tempPolicy(`listen: { port: ${port} }\ncomponents:\n  c.example.org: { secret: s }\n`));
+      const io = start(tempPolicy(`listen: { port: ${port} }\ncomponents:\n  c.example.org: { secret: s, upstream_secret: u }\n`));
       await waitFor('exit', () => (io.code !== undefined ? true : undefined), 15_000);
       expect(io.code).toBe(1);
       expect(io.err).toContain(`PG_LISTEN_FAILED: cannot listen on 127.0.0.1:${port}`);
