@@ -35,7 +35,7 @@ describe('roster_items through a session', () => {
     const { raw, conn } = await online();
     conn.send(RESULT);
     const got = await raw.waitFor((s) => s.attrs.id === 'g1', 'roster result');
-    const items = got.getChild('query', 'jabber:iq:roster')!.getChildren('item').map((i) => i.attrs.jid);
+    const items = got.getChild('query', 'jabber:iq:roster')!.getChildren('item').map((i) => String(i.attrs.jid));
     expect(items).toEqual(['x@a.example.org']);
     conn.send(PUSH);
     await waitFor('privguard answers the push', () => conn.stanzas.find((s) => s.attrs.id === 'push1' && s.attrs.type === 'result'));
