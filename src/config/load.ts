@@ -4,6 +4,7 @@
  * file yields every problem at once, each with its YAML path, line:column and
  * what is allowed. Secrets are kept out of every message.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
@@ -28,6 +29,8 @@ export interface LoadedPolicy {
   policy: Policy;
   /** Keyed by normalised component name. */
   components: ReadonlyMap<string, ComponentConfig>;
+  /** The first 12 hex digits of the SHA-256 of the file's text: which revision is in force. */
+  revision: string;
 }
 
 type Path = readonly PropertyKey[];
@@ -78,7 +81,7 @@ export function loadPolicyText(text: string, file: string, env: NodeJS.ProcessEn
     components.set(name, { name, key, secret: secret ?? '', upstreamSecret: upstreamSecret ?? '', policy: comp });
   }
   if (issues.length > 0) throw new PolicyError(file, issues.sort(byPosition));
-  return { file, policy: deepFreeze(policy), components };
+  return { file, policy: deepFreeze(policy), components, revision: createHash('sha256').update(text).digest('hex').slice(0, 12) };
 }
 
 function resolveSecret(
