@@ -43,6 +43,24 @@ describe('privguard check', () => {
     expect(r.err).toContain(`${file}: components.c.example.org.privileges.example.org.roster (6:30): "read" is not one of none, get, set, both`);
   });
 
+  it('prints the content scopes of every component and domain, defaults included', async () => {
+    const file = tempPolicy(`components:
+  gw.example.org:
+    secret: s
+    privileges:
+      example.org:
+        roster: both
+        message: outgoing
+        iq:
+          "http://jabber.org/protocol/pubsub": { type: set, to: [self], nodes: ["urn:xmpp:bookmarks:1"] }
+          "vcard-temp": get
+`);
+    const r = await run(['check', '-c', file]);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('  gw.example.org on example.org:\n    message_to [any]\n');
+    expect(r.out).toContain('    iq http://jabber.org/protocol/pubsub set: to [self], nodes [urn:xmpp:bookmarks:1]\n    iq vcard-temp get: to [any]');
+  });
+
   it('exits 1 when the file cannot be read', async () => {
     const r = await run(['check', '-c', '/nonexistent.yaml']);
     expect(r.code).toBe(EXIT.failure);
@@ -133,6 +151,17 @@ describe('privguard explain', () => {
     const bad = await run(['explain', '-c', policy(), '--component', 'pubsub.example.org', '--to-server', file('<a><b></a>')]);
     expect(bad.code).toBe(EXIT.failure);
     expect(bad.err).toContain('not-well-formed');
+  });
+});
+
+describe('privguard explain: content scopes', () => {
+  it('names the scope rule that decided', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pg-ex-'));
+    writeFileSync(join(dir, 'stanza.xml'), `<message from='gw.example.org' to='example.org' id='m1'><privilege xmlns='urn:xmpp:privilege:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='alice@example.org' to='bob@example.org' id='i1'/></forwarded></privilege></message>`);
+    const file = tempPolicy('components:\n  gw.example.org:\n    secret: s\n    privileges:\n      example.org: { message: outgoing, message_to: [component, self] }\n');
+    const r = await run(['explain', '-c', file, '--component', 'gw.example.org', '--to-server', join(dir, 'stanza.xml')]);
+    expect(r.out).toContain('reason:  out_of_scope');
+    expect(r.out).toContain('rule:    components.gw.example.org.privileges.example.org.message_to = ["component","self"]');
   });
 });
 

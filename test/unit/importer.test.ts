@@ -26,6 +26,12 @@ describe('privguard import prosody (the team\'s Prosody config)', () => {
     expect(p.components['limited.example.test']!.privileges['example.test']).toMatchObject({ roster: 'get', message: 'none' });
   });
 
+  it('leaves the content scopes at any, with a NOTE pointing at them', () => {
+    expect(p.components['pubsub.example.test']!.privileges['example.test']).toMatchObject({ message_to: ['any'] });
+    expect(yaml).toContain('# NOTE: the content scopes are left at any');
+    expect(yaml).toContain('message_to, and iq "<ns>": { type, to, nodes }');
+  });
+
   it('turns delegations into per-domain delegations with their filtering attributes', () => {
     expect(p.components['pubsub.example.test']!.delegations['example.test']).toEqual({
       'urn:xmpp:mam:2': { attributes: ['node'] },

@@ -47,6 +47,7 @@ describe('loadPolicyText: valid files', () => {
       roster: 'none',
       roster_subscription: [],
       message: 'none',
+      message_to: ['any'],
       presence: 'none',
       iq: {},
       users: ['*'],
@@ -84,7 +85,7 @@ describe('loadPolicyText: every error names path, line:column and what is allowe
     const i = only(`${MINIMAL}    privileges:\n      example.org:\n        rosterr: get\n`);
     expect(i).toMatchObject({ path: 'components.pubsub.example.org.privileges.example.org.rosterr', line: 6, column: 9 });
     expect(i.message).toContain('unknown key "rosterr"');
-    expect(i.message).toContain('roster, roster_push, roster_subscription, message, presence, iq, users, except_users');
+    expect(i.message).toContain('roster, roster_push, roster_subscription, message, message_to, presence, iq, users, except_users');
   });
 
   it('value outside an enumeration (the DESIGN example)', () => {
