@@ -134,7 +134,7 @@ describe('status data', () => {
 
   it('the revision is the hash of the text: another text, another revision', () => {
     const a = loadPolicyText(POLICY, 'p.yaml', {}).revision;
-    expect(a).toMatch(/^[0-9a-f]{12}$/);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
     expect(loadPolicyText(POLICY, 'q.yaml', {}).revision).toBe(a);
     expect(loadPolicyText(`${POLICY}\n# changed\n`, 'p.yaml', {}).revision).not.toBe(a);
   });
