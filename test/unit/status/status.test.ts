@@ -15,6 +15,7 @@ const POLICY = `
 components:
   gw.example.test:
     secret: s
+    upstream_secret: u
     rate: { per_second: 10, burst: 20 }
     privileges:
       example.test:
@@ -31,6 +32,7 @@ components:
         "urn:xmpp:mam:2": { attributes: [node] }
   other.example.test:
     secret: t
+    upstream_secret: v
 `;
 
 // The server grants roster both, no message, presence roster, pubsub set only, vcard-temp both.
