@@ -110,9 +110,9 @@ function pendingText(p: { count: number; oldest_age_ms: number | null }): string
 function countersTable(c: ComponentStatus): string {
   if (c.counters.length === 0) return '<p class="empty">No decisions yet.</p>';
   const rows = c.counters
-    .map((k) => `<tr><td class="mono">${h(k.action)}</td><td class="num">${k.allowed}</td><td class="num${k.denied > 0 ? ' denied' : ''}">${k.denied}</td><td class="num">${k.would_deny}</td></tr>`)
+    .map((k) => `<tr><td class="mono">${h(k.action)}</td><td class="num">${k.allowed}</td><td class="num${k.denied > 0 ? ' denied' : ''}">${k.denied}</td><td class="num">${k.would_deny}</td><td class="num">${k.filtered}</td></tr>`)
     .join('');
-  return `<table class="counters"><thead><tr><th>action</th><th>allowed</th><th>denied</th><th>would deny</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table class="counters"><thead><tr><th>action</th><th>allowed</th><th>denied</th><th>would deny</th><th>filtered</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function componentSection(c: ComponentStatus, now: string): string {

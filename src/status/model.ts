@@ -50,6 +50,8 @@ export const CounterSchema = z.strictObject({
   allowed: z.number().int().min(0),
   denied: z.number().int().min(0),
   would_deny: z.number().int().min(0),
+  /** Server stanzas delivered with items outside a scope taken out (filtered or would_filter). */
+  filtered: z.number().int().min(0),
 });
 export type Counter = z.infer<typeof CounterSchema>;
 

@@ -39,7 +39,12 @@ export class StatusRecorder {
     let byAction = this.#counters.get(r.component);
     if (!byAction) this.#counters.set(r.component, (byAction = new Map<string, Counter>()));
     let c = byAction.get(r.action);
-    if (!c) byAction.set(r.action, (c = { action: r.action, allowed: 0, denied: 0, would_deny: 0 }));
+    if (!c) byAction.set(r.action, (c = { action: r.action, allowed: 0, denied: 0, would_deny: 0, filtered: 0 }));
+    // A filtered stanza is delivered (reduced): counted apart, not a denial.
+    if (r.verdict === 'filtered' || r.verdict === 'would_filter') {
+      c.filtered++;
+      return;
+    }
     c[r.verdict]++;
     if (r.verdict === 'allowed') return;
     this.#ring[this.#next] = {

@@ -87,8 +87,8 @@ describe('status data', () => {
     expect(gw).toMatchObject({ connected: true, reconnects: 0, rate: { per_second: 10, burst: 20, held_back: true } });
     expect(gw.pending).toEqual({ privileged: { count: 2, oldest_age_ms: 1500 }, delegated: { count: 0, oldest_age_ms: null } });
     expect(gw.counters).toEqual([
-      { action: 'roster.get', allowed: 1, denied: 0, would_deny: 0 },
-      { action: 'roster.set', allowed: 0, denied: 1, would_deny: 0 },
+      { action: 'roster.get', allowed: 1, denied: 0, would_deny: 0, filtered: 0 },
+      { action: 'roster.set', allowed: 0, denied: 1, would_deny: 0, filtered: 0 },
     ]);
   });
 
@@ -112,8 +112,8 @@ describe('status data', () => {
     expect(d[0]!.reason).toBe(`r${DENIAL_RING_SIZE + 6}`);
     expect(d.at(-1)!.reason).toBe('r7');
     expect(f.recorder.counters('gw.example.test')).toEqual([
-      { action: 'roster.get', allowed: DENIAL_RING_SIZE + 7, denied: 0, would_deny: 0 },
-      { action: 'roster.set', allowed: 0, denied: 28, would_deny: 29 },
+      { action: 'roster.get', allowed: DENIAL_RING_SIZE + 7, denied: 0, would_deny: 0, filtered: 0 },
+      { action: 'roster.set', allowed: 0, denied: 28, would_deny: 29, filtered: 0 },
     ]);
   });
 
@@ -213,5 +213,15 @@ describe('status routes on the metrics listener', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('status: filtered stanzas (content scopes)', () => {
+  it('counts filtered and would_filter apart, never as denials', () => {
+    const r = new StatusRecorder(() => 0);
+    r.decision({ component: 'gw.example.test', action: 'roster.result', verdict: 'filtered', reason: 'out_of_scope', hidden: 3 });
+    r.decision({ component: 'gw.example.test', action: 'roster.result', verdict: 'would_filter', reason: 'out_of_scope', hidden: 1 });
+    expect(r.counters('gw.example.test')).toEqual([{ action: 'roster.result', allowed: 0, denied: 0, would_deny: 0, filtered: 2 }]);
+    expect(r.denials()).toEqual([]);
   });
 });
