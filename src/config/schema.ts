@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { RESERVED_NAMESPACE_PREFIXES } from '../protocol/ns.js';
 import { normaliseDomain } from '../protocol/jid.js';
+import { nodeprep } from '../protocol/stringprep.js';
 import { IQ_ACCESS, MESSAGE_ACCESS, PRESENCE_ACCESS, ROSTER_ACCESS } from '../protocol/privilege.js';
 
 export const MODES = ['enforce', 'report'] as const;
@@ -33,7 +34,9 @@ const Version = z.union([z.literal('auto'), z.literal(1), z.literal(2), z.litera
 const UserGlob = z
   .string()
   .min(1)
-  .regex(/^[^@/\s]+$/, { error: 'a user pattern is a localpart glob ("*", "alice", "bot-*"), without "@" or "/"' });
+  .regex(/^[^@/\s]+$/, { error: 'a user pattern is a localpart glob ("*", "alice", "bot-*"), without "@" or "/"' })
+  // Patterns are matched against localparts as the server prepares them (nodeprep).
+  .refine((p) => /[@/\s]/.test(p) || nodeprep(p).ok, { error: 'a user pattern must be a valid localpart (nodeprep refuses it)' });
 
 /**
  * Refinements run even when a sibling key already failed, so a broken file
