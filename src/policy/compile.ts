@@ -7,11 +7,8 @@
 import type { ComponentConfig, LoadedPolicy } from '../config/load.js';
 import type { Mode } from '../config/schema.js';
 import { normaliseDomain } from '../protocol/jid.js';
-<<<<<<< HEAD
 import { nodeprep } from '../protocol/stringprep.js';
-=======
 import { compileJidScope, type JidScope } from './scope.js';
->>>>>>> main
 import { readWrite, type IqAccess, type MessageAccess, type PresenceAccess, type ReadWrite, type RosterAccess } from '../protocol/privilege.js';
 
 /** The YAML path of a rule and the value found there. */
