@@ -72,7 +72,7 @@ function fold(s: string): string {
   return s.normalize('NFKC').toLowerCase();
 }
 
-function listValue(items: readonly string[]): string {
+export function listValue(items: readonly string[]): string {
   const text = JSON.stringify(items);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
