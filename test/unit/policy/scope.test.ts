@@ -137,7 +137,7 @@ describe('roster_subscription in the policy file', () => {
 
 describe('privguard check explains roster_subscription', () => {
   const policy = (extra: string, roster = 'both') =>
-    `components:\n  gw.example.org:\n    secret: s\n    privileges:\n      example.org:\n        roster: ${roster}\n${extra}`;
+    `components:\n  gw.example.org:\n    secret: s\n    upstream_secret: u\n    privileges:\n      example.org:\n        roster: ${roster}\n${extra}`;
 
   it('says that the right gives the presence of the users whose rosters it writes', () => {
     const text = describePolicy(loadPolicyText(policy('        roster_subscription: [component]\n'), 'p.yaml', {}));
