@@ -7,8 +7,10 @@
  *  - roster pushes (S5): only with roster read, push and the user in scope,
  *    else privguard answers the server itself;
  *  - privilege-derived presence (S8): only with the presence grant and the
- *    user in scope, else dropped silently (best effort, specs §8 A7: presence
- *    to the component's bare domain is taken as privilege-derived).
+ *    user in scope, else dropped silently. Presence the server routes because
+ *    of a subscription passes: all of it where the server grants no presence
+ *    privilege, and, where it does, what privguard has seen a subscription
+ *    for (policy/subscriptions.ts).
  * Everything else passes untouched.
  */
 import type { Element } from '@xmpp/xml';
@@ -20,6 +22,7 @@ import type { CompiledComponent } from './compile.js';
 import { decideDelegatedIq, decideDelegationAdvertisement, decideNestingQuery, hasDelegationElement, isNestingQuery, type ServerDelegations } from './delegation.js';
 import { effectiveGrant, type EffectiveGrant } from './grants.js';
 import { filterRosterQuery, replaceAlong } from './roster-items.js';
+import type { SubscriptionView } from './subscriptions.js';
 import { pass, verdictBase, type AuditInfo, type Reason, type Rule, type Verdict } from './verdict.js';
 
 export interface InboundContext {
@@ -33,6 +36,8 @@ export interface InboundContext {
   delegations: ServerDelegations;
   isDelegationPending: (id: string) => boolean;
   delegationPendingFull: boolean;
+  /** The subscriptions privguard has seen (absent: none known). */
+  subscriptions?: SubscriptionView;
 }
 
 function drop(subject: string, reason: Reason, opts: { rule?: Rule | null; detail?: string; audit?: AuditInfo; replies?: Element[] } = {}): Verdict {
@@ -199,21 +204,28 @@ function contactInScope(ctx: InboundContext, from: Jid): boolean {
   return false;
 }
 
-/** S8 — XEP-0356 §7: presence the component gets only through the presence permission. */
+/**
+ * S8 — XEP-0356 §7: presence the component gets only through the presence
+ * permission. Both servers direct privilege presence to the component's bare
+ * domain; presence to a JID under it is routed by a subscription or sent
+ * directly, and passes. Presence to the bare domain is subscription presence
+ * where the server grants no presence privilege (it has nothing else to send
+ * it for) or where privguard has seen the sender approve that subscription;
+ * the rest is privilege-derived and judged by the presence right.
+ */
 function decidePresence(ctx: InboundContext, el: Element): Verdict {
   const to = parseJid((el.attrs.to as string | undefined) ?? '');
-  // Privilege presence is directed to the component's bare domain; presence to
-  // a JID under it comes from the component's own subscriptions.
   if (!to.ok || to.jid.local !== '' || to.jid.resource !== '') return pass('<presence>');
   const from = parseJid((el.attrs.from as string | undefined) ?? '');
   if (!from.ok || from.jid.local === '') return pass('<presence>');
+  if (ctx.subscriptions?.approved(from.jid.bare, to.jid.bare)) return pass('<presence>');
   const subject = 'presence';
   const audit: AuditInfo = { action: 'presence', domain: from.jid.domain, user: from.jid.local };
   const policy = ctx.component.privileges.get(from.jid.domain);
   if (policy) {
     // A managed user: managed_entity (or roster) and the user in scope.
     const grant = ctx.grants.get(from.jid.domain);
-    if (!grant) return drop(subject, 'not_advertised', { audit });
+    if (!grant || grant.server.presence === 'none') return pass('<presence>');
     if (grant.presence === 'none') {
       const rule = policy.presence === 'none' ? { path: `${policy.path}.presence`, value: policy.presence } : null;
       return drop(subject, rule ? 'presence_not_granted' : 'server_denied', { rule, audit });
@@ -222,12 +234,18 @@ function decidePresence(ctx: InboundContext, el: Element): Verdict {
     if (!scope.ok) return drop(subject, 'user_out_of_scope', { rule: scope.rule, audit });
     return pass(subject, audit);
   }
-  // A contact from elsewhere: only `roster` presence shows contacts.
-  const audit2: AuditInfo = { action: 'presence', domain: from.jid.domain, user: from.jid.local };
-  if ([...ctx.grants.values()].some((g) => g.presence === 'roster')) {
-    if (contactInScope(ctx, from.jid)) return pass(subject, audit2);
-    // Hidden: audited with the count only, never whose presence it was.
+  // A contact from elsewhere: privilege-derived only where some server grants `roster` presence.
+  let serverSendsContacts = false;
+  let rosterGranted = false;
+  for (const g of ctx.grants.values()) {
+    if (g.presence === 'roster') rosterGranted = true;
+    if (g.server.presence === 'roster') serverSendsContacts = true;
+  }
+  if (rosterGranted) {
+    if (contactInScope(ctx, from.jid)) return pass(subject, audit);
+    // Outside roster_items: hidden, audited with the count only, never whose presence it was.
     return { action: 'filter', ...verdictBase(subject, 'out_of_scope', { detail: 'roster_items', audit: { action: 'presence', hidden: 1 } }), stanza: undefined, hidden: 1, replies: [] };
   }
-  return drop(subject, 'presence_not_granted', { detail: 'presence of contacts needs presence "roster"', audit: audit2 });
+  if (!serverSendsContacts) return pass('<presence>');
+  return drop(subject, 'presence_not_granted', { detail: 'presence of contacts needs presence "roster"', audit });
 }
