@@ -117,14 +117,16 @@ function toXml(g: Gen): string {
 
 /** The oracle: may this stanza pass, given the server grant and the policy? */
 function allowed(g: Gen, server: Grant, policy: Grant, scope: { users: readonly string[]; except: readonly string[] }, version: 1 | 2): boolean {
-  const managedBare = (t: Target) => t.local !== '' && t.resource === '' && t.domain === 'example.test';
+  // A localpart in capitals is not the form the server prepares it to: refused in every position (non_canonical_jid).
+  const canonical = (t: Target) => !(t.caps && t.local !== '');
+  const managedBare = (t: Target) => t.local !== '' && t.resource === '' && t.domain === 'example.test' && canonical(t);
   if (g.kind === 'roster') {
-    if (g.type === 'result') return true; // an answer, not a request
+    if (g.type === 'result') return canonical(g.to); // an answer, not a request
     return managedBare(g.to) && server.roster[g.type] && policy.roster[g.type] && inScope(scope, g.to.local);
   }
   if (g.kind === 'message') {
     const toDomain = g.to.local === '' && g.to.resource === '' && g.to.domain === 'example.test';
-    const innerOk = g.innerFrom.resource === '' && g.innerFrom.domain === 'example.test' && (g.innerFrom.local === '' || inScope(scope, g.innerFrom.local));
+    const innerOk = canonical(g.innerFrom) && canonical(g.to) && g.innerFrom.resource === '' && g.innerFrom.domain === 'example.test' && (g.innerFrom.local === '' || inScope(scope, g.innerFrom.local));
     return toDomain && server.message && policy.message && g.wrapperVersion === version && g.forwardedCount === 1 && g.innerNs === 'jabber:client' && innerOk;
   }
   const ns = g.ns as (typeof NAMESPACES)[number];
