@@ -59,21 +59,24 @@ function advertisement(s: Grant, version: 1 | 2): string {
   return `<message from='example.test' to='pubsub.example.test'><privilege xmlns='urn:xmpp:privilege:${version}'><perm access='roster' type='${accessOf(s.roster)}'/><perm access='message' type='${s.message ? 'outgoing' : 'none'}'/><perm access='presence' type='${s.presence}'/><perm access='iq'>${iq}</perm></privilege></message>`;
 }
 
+/** Capitals now and then: such a JID is refused (not in prepared form), so most targets are prepared. */
+const rareCaps = fc.constantFrom(false, false, false, true);
+
 const targetArb = fc.record({
   local: fc.constantFrom(...USERS, ...USERS, ''),
-  caps: fc.boolean(),
+  caps: rareCaps,
   domain: fc.constantFrom('example.test', 'example.test', 'example.test', 'other.test'),
   resource: fc.constantFrom('', '', '', 'r'),
 });
 type Target = typeof targetArb extends fc.Arbitrary<infer T> ? T : never;
 /** Mostly the server domain itself, sometimes anything. */
 const domainTargetArb = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ local: fc.constant(''), caps: fc.boolean(), domain: fc.constant('example.test'), resource: fc.constant('') }) },
+  { weight: 4, arbitrary: fc.record({ local: fc.constant(''), caps: rareCaps, domain: fc.constant('example.test'), resource: fc.constant('') }) },
   { weight: 1, arbitrary: targetArb },
 );
 /** Mostly a managed bare JID. */
 const userTargetArb = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ local: fc.constantFrom(...USERS), caps: fc.boolean(), domain: fc.constant('example.test'), resource: fc.constant('') }) },
+  { weight: 4, arbitrary: fc.record({ local: fc.constantFrom(...USERS), caps: rareCaps, domain: fc.constant('example.test'), resource: fc.constant('') }) },
   { weight: 1, arbitrary: targetArb },
 );
 const jid = (t: Target) => {

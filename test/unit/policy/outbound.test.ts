@@ -154,7 +154,9 @@ describe('roster sets and subscriptions: roster_subscription (issue 11 item 4)',
 
   it('allows a subscription inside the scope, and only there', () => {
     expect(decideSet('[component]', `<item jid='pubsub.example.test' subscription='both'/>`)).toMatchObject({ action: 'pass' });
-    expect(decideSet('[component]', `<item jid='+3361234@PubSub.Example.TEST' subscription='both'/>`)).toMatchObject({ action: 'pass' });
+    expect(decideSet('[component]', `<item jid='+3361234@pubsub.example.test' subscription='both'/>`)).toMatchObject({ action: 'pass' });
+    // An item JID not in prepared form is refused before any scope (issue 11 item 1).
+    expect(decideSet('[component]', `<item jid='+3361234@PubSub.Example.TEST' subscription='both'/>`)).toMatchObject({ reason: 'non_canonical_jid' });
     expect(decideSet('[component]', `<item jid='pubsub.example.test' subscription='both'/><item jid='spy@elsewhere.test' subscription='from'/>`)).toMatchObject({
       reason: 'subscription_not_allowed',
       rule: { value: '["component"]' },
