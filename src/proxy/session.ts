@@ -37,6 +37,7 @@ import { noMetrics, type Metrics } from '../observe/metrics.js';
 import { PendingTable } from './pending.js';
 import { TokenBucket } from './ratelimit.js';
 import type { XmppStream } from './stream.js';
+import type { LiveLink } from '../status/collect.js';
 
 export interface SessionOptions {
   component: ComponentConfig;
@@ -212,6 +213,27 @@ export class Session {
       pendingPrivileged: this.#pending.size,
       pendingDelegated: this.#delegPending.size,
       advertised: [...this.#grants.keys()],
+    };
+  }
+
+  /** What the status page shows of this link, read when the page is asked for. */
+  statusView(): LiveLink {
+    const advertised = new Map([...this.#serverAdvertisements].map(([d, a]) => [d, a.adv.grant] as const));
+    return {
+      view: {
+        compiled: this.#compiled,
+        policy: this.component.policy,
+        advertised,
+        grants: this.#grants,
+        delegations: this.#delegations,
+        serverVersions: (d) => this.#serverVersions.get(d) ?? {},
+        componentVersions: (d) => this.#componentVersions(d),
+      },
+      heldBack: this.#client.pausedFor.includes('rate'),
+      pending: {
+        privileged: { count: this.#pending.size, oldestAt: this.#pending.oldestAt() },
+        delegated: { count: this.#delegPending.size, oldestAt: this.#delegPending.oldestAt() },
+      },
     };
   }
 
