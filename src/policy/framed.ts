@@ -8,6 +8,7 @@
  * track or audit; test/property/frame.property.test.ts checks that.
  */
 import type { FramedStanza } from '../protocol/frame.js';
+import { isCanonicalJid } from '../protocol/jid.js';
 import { checkAddressing } from './addressing.js';
 
 /** A component's stanza towards the server. `isDelegationReply`: an id the delegation table knows (pending or recently answered). */
@@ -16,10 +17,17 @@ export function framedOutboundPasses(component: string, s: FramedStanza, isDeleg
     const type = s.attr('type');
     const id = s.attr('id');
     if ((type === 'result' || type === 'error') && id !== undefined && isDelegationReply(id)) return false;
-  } else if (s.name !== 'message' && s.name !== 'presence') {
+  } else if (s.name === 'presence') {
+    // An unsubscribe changes what privguard knows of subscriptions (policy/subscriptions.ts).
+    if (s.attr('type') === 'unsubscribe') return false;
+  } else if (s.name !== 'message') {
     return false;
   }
-  return checkAddressing(component, { name: s.name, attrs: { from: s.attr('from'), to: s.attr('to') } }).action === 'pass';
+  const from = s.attr('from');
+  const to = s.attr('to');
+  // A JID not in prepared form is refused by the full path (policy/outbound.ts).
+  if ((from !== undefined && !isCanonicalJid(from)) || (to !== undefined && !isCanonicalJid(to))) return false;
+  return checkAddressing(component, { name: s.name, attrs: { from, to } }).action === 'pass';
 }
 
 /**
