@@ -27,12 +27,12 @@ import { compilePolicy } from '../src/policy/compile.js';
 import { effectiveGrant, assumedAdvertisement } from '../src/policy/grants.js';
 import { decideOutbound } from '../src/policy/outbound.js';
 import { StreamParser } from '../src/protocol/parser.js';
-import { FakeServer } from '../test/e2e/harness/fake-server.js';
-import { freePort, freePorts } from '../test/e2e/harness/ports.js';
+import { FakeServer } from '../test/support/fake-server.js';
+import { freePort, freePorts } from '../test/support/ports.js';
 import { startProsody, type ProsodyInstance } from '../test/e2e/harness/prosody.js';
 import { connectUser, RawComponent, type Stack } from '../test/e2e/harness/stack.js';
 import { stanza } from '../test/unit/policy/helpers.js';
-import { waitFor } from '../test/e2e/harness/wait.js';
+import { waitFor } from '../test/support/wait.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (s: string) => process.stdout.write(`${s}\n`);

@@ -17,7 +17,7 @@ import { Listener, type ListenerOptions } from './proxy/listener.js';
 import type { SessionStats } from './proxy/session.js';
 
 export { loadPolicyFile, loadPolicyText, type LoadedPolicy, type ComponentConfig } from './config/load.js';
-export { PolicyError, PrivguardError, StreamError, type ErrorCode, type PolicyIssue } from './errors.js';
+export { PolicyError, PrivguardError, type ErrorCode, type PolicyIssue } from './errors.js';
 export { describePolicy } from './config/describe.js';
 export type { Logger } from './observe/log.js';
 export type { AuditSink, AuditRecord } from './observe/audit.js';

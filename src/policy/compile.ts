@@ -6,7 +6,7 @@
  */
 import type { ComponentConfig, LoadedPolicy } from '../config/load.js';
 import type { Mode } from '../config/schema.js';
-import { normaliseDomain } from '../protocol/jid.js';
+import { fold, normaliseDomain } from '../protocol/jid.js';
 import { readWrite, type IqAccess, type MessageAccess, type PresenceAccess, type ReadWrite, type RosterAccess } from '../protocol/privilege.js';
 
 /** The YAML path of a rule and the value found there. */
@@ -63,10 +63,6 @@ export interface CompiledPolicy {
   pendingTimeoutMs: number;
   maxPending: number;
   components: ReadonlyMap<string, CompiledComponent>;
-}
-
-function fold(s: string): string {
-  return s.normalize('NFKC').toLowerCase();
 }
 
 function listValue(items: readonly string[]): string {

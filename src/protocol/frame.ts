@@ -16,6 +16,7 @@
  * differential test in test/property/frame.property.test.ts checks this.
  */
 import { isJudgedNamespace } from './ns.js';
+import type { ParserLimits } from './parser.js';
 import { extraUtf8 } from './utf8.js';
 
 /**
@@ -58,11 +59,6 @@ export class FramedStanza {
   }
 }
 
-export interface FrameLimits {
-  maxStanzaBytes: number;
-  maxDepth: number;
-}
-
 /** More attributes than this on one element: the full path's duplicate check handles it. */
 const MAX_FAST_ATTRS = 16;
 
@@ -95,7 +91,7 @@ function sameNameBefore(buf: string, marks: number[], start: number, end: number
  * level). Returns it, or undefined when the full parser must take it (it does
  * not qualify, is malformed, over a limit, or not complete in `buf`).
  */
-export function frameStanza(buf: string, pos: number, limits: FrameLimits): FramedStanza | undefined {
+export function frameStanza(buf: string, pos: number, limits: ParserLimits): FramedStanza | undefined {
   const len = buf.length;
   const maxChars = limits.maxStanzaBytes;
   // Open elements as [nameStart, nameEnd] pairs into buf (no strings built).

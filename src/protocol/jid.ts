@@ -26,7 +26,8 @@ const MAX_PART = 1023;
 
 const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
 
-function fold(s: string): string {
+/** The case-fold of JID parts, and of anything compared with them (user patterns). */
+export function fold(s: string): string {
   // NFKC leaves printable ASCII alone: the common case needs only lower-casing.
   if (PRINTABLE_ASCII.test(s)) return s.toLowerCase();
   return s.normalize('NFKC').toLowerCase().normalize('NFKC');

@@ -11,9 +11,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePorts } from './ports.js';
+import { freePorts } from '../../support/ports.js';
 import { DOMAIN, USERS } from './prosody.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../support/wait.js';
 
 const run = promisify(execFile);
 

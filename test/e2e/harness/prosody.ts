@@ -10,8 +10,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePorts } from './ports.js';
-import { waitFor } from './wait.js';
+import { freePorts } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
 
 export const DOMAIN = 'example.test';
 export const USERS = { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw' } as const;
