@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { RESERVED_NAMESPACE_PREFIXES } from '../protocol/ns.js';
 import { normaliseDomain } from '../protocol/jid.js';
 import { IQ_ACCESS, MESSAGE_ACCESS, PRESENCE_ACCESS, ROSTER_ACCESS } from '../protocol/privilege.js';
+import { parseScopeEntry } from '../policy/scope.js';
 
 export const MODES = ['enforce', 'report'] as const;
 export type Mode = (typeof MODES)[number];
@@ -36,6 +37,18 @@ const UserGlob = z
   .regex(/^[^@/\s]+$/, { error: 'a user pattern is a localpart glob ("*", "alice", "bot-*"), without "@" or "/"' });
 
 /**
+ * A list of JID scopes (policy/scope.ts): any, self, component, server, a
+ * domain, a bare JID or a glob. Each entry is checked with the same parser the
+ * compiler uses, so `check` refuses exactly what could not be compiled.
+ */
+export const JidScopeList = z.array(
+  z.string().superRefine((entry, ctx) => {
+    const r = parseScopeEntry(entry);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.reason });
+  }),
+);
+
+/**
  * Refinements run even when a sibling key already failed, so a broken file
  * reports all of its problems at once; they therefore guard every value.
  */
@@ -49,6 +62,8 @@ const Privileges = z
   .strictObject({
     roster: z.enum(ROSTER_ACCESS).default('none'),
     roster_push: z.boolean().optional(),
+    /** Roster items a roster set may give a subscription (from/to/both or ask); none by default. */
+    roster_subscription: JidScopeList.default([]),
     message: z.enum(MESSAGE_ACCESS).default('none'),
     presence: z.enum(PRESENCE_ACCESS).default('none'),
     iq: z.record(z.string().min(1), z.enum(IQ_ACCESS)).default({}),

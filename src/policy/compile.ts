@@ -7,6 +7,7 @@
 import type { ComponentConfig, LoadedPolicy } from '../config/load.js';
 import type { Mode } from '../config/schema.js';
 import { fold, normaliseDomain } from '../protocol/jid.js';
+import { compileJidScope, type JidScope } from './scope.js';
 import { readWrite, type IqAccess, type MessageAccess, type PresenceAccess, type ReadWrite, type RosterAccess } from '../protocol/privilege.js';
 
 /** The YAML path of a rule and the value found there. */
@@ -30,6 +31,8 @@ export interface CompiledPrivileges {
   rosterValue: RosterAccess;
   /** roster_push as configured, or its XEP-0356 §4.1 default (true with get/both). */
   push: boolean;
+  /** Roster items a roster set may subscribe (roster_subscription). */
+  rosterSubscription: JidScope;
   message: MessageAccess;
   presence: PresenceAccess;
   iq: ReadonlyMap<string, { rw: ReadWrite; value: IqAccess }>;
@@ -119,6 +122,7 @@ function compileComponent(c: ComponentConfig): CompiledComponent {
       roster,
       rosterValue: p.roster,
       push: p.roster_push ?? roster.get,
+      rosterSubscription: compileJidScope(p.roster_subscription),
       message: p.message,
       presence: p.presence,
       iq,

@@ -45,6 +45,7 @@ describe('loadPolicyText: valid files', () => {
     const { policy } = loadPolicyText(`${MINIMAL}    privileges:\n      example.org: {}\n`, 'p.yaml', {});
     expect(policy.components['pubsub.example.org']!.privileges['example.org']).toEqual({
       roster: 'none',
+      roster_subscription: [],
       message: 'none',
       presence: 'none',
       iq: {},
@@ -83,7 +84,7 @@ describe('loadPolicyText: every error names path, line:column and what is allowe
     const i = only(`${MINIMAL}    privileges:\n      example.org:\n        rosterr: get\n`);
     expect(i).toMatchObject({ path: 'components.pubsub.example.org.privileges.example.org.rosterr', line: 6, column: 9 });
     expect(i.message).toContain('unknown key "rosterr"');
-    expect(i.message).toContain('roster, roster_push, message, presence, iq, users, except_users');
+    expect(i.message).toContain('roster, roster_push, roster_subscription, message, presence, iq, users, except_users');
   });
 
   it('value outside an enumeration (the DESIGN example)', () => {
