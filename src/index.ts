@@ -10,11 +10,13 @@ import { basename, dirname, resolve } from 'node:path';
 import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
 import { PolicyError } from './errors.js';
 import { createAuditSink, type AuditSink } from './observe/audit.js';
+import { createDecisionBus, observeDecisions } from './observe/events.js';
 import { createLogger, type Logger } from './observe/log.js';
 import { createMetrics, noMetrics, serveMetrics, type Metrics, type MetricsServer } from './observe/metrics.js';
 import { compilePolicy, type CompiledPolicy } from './policy/compile.js';
 import { Listener, type ListenerOptions } from './proxy/listener.js';
 import type { SessionStats } from './proxy/session.js';
+import type { LinkSnapshot } from './engine/snapshot.js';
 
 export { loadPolicyFile, loadPolicyText, type LoadedPolicy, type ComponentConfig } from './config/load.js';
 export { PolicyError, PrivguardError, type ErrorCode, type PolicyIssue } from './errors.js';
@@ -22,6 +24,11 @@ export { describePolicy } from './config/describe.js';
 export type { Logger } from './observe/log.js';
 export type { AuditSink, AuditRecord } from './observe/audit.js';
 export type { SessionStats } from './proxy/session.js';
+export type { LinkSnapshot, DomainSnapshot, Rights } from './engine/snapshot.js';
+export type { DecisionEvent } from './engine/decision.js';
+export { Link, type LinkOptions } from './engine/link.js';
+export { offlineLink, assumedAdvertisements, type OfflineLink } from './engine/offline.js';
+export { DECISION_CHANNEL } from './observe/events.js';
 
 export interface SidecarOptions {
   policy: LoadedPolicy;
@@ -50,6 +57,8 @@ export interface Sidecar {
   online(): string[];
   /** A snapshot of every online session. */
   stats(): SessionStats[];
+  /** Per online component: granted, allowed and effective rights per server domain, versions, pending tables. */
+  snapshots(): LinkSnapshot[];
   /** Load the policy file again (or take `next`); keeps the old policy if the new one is invalid. */
   reload(next?: LoadedPolicy): ReloadResult;
   /** Reopen the audit file (log rotation). */
@@ -96,11 +105,14 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const audit = opts.audit ?? createAuditSink({ file: auditFile === '-' ? '-' : resolve(dirname(current.loaded.file), auditFile) });
   const metrics = opts.metrics ?? (first.metrics ? await createMetrics() : noMetrics());
   metrics.watchAuditDrops(() => audit.dropped);
+  // Every decision is one event: audited and counted by its subscribers.
+  const decisions = createDecisionBus();
+  observeDecisions(decisions, audit, metrics);
   const listener = new Listener({
     policy: () => current.loaded,
     compiled: () => current.compiled,
     log,
-    audit,
+    decisions: (e) => decisions.publish(e),
     metrics,
     upstream: opts.upstream,
     handshakeTimeoutMs: opts.handshakeTimeoutMs,
@@ -172,7 +184,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     get policy() {
       return current.loaded;
     },
-    online: () => listener.sessions.map((s) => s.component.name),
+    online: () => listener.sessions.map((s) => s.name),
+    snapshots: () => listener.sessions.map((s) => s.snapshot()),
     stats: () => listener.sessions.map((s) => s.stats()),
     reload,
     reopenAudit: () => audit.reopen(),
