@@ -1,10 +1,9 @@
 /**
  * The driver of one online component: two streams (the component's and
  * privguard's own to the server) around one engine Link. It relays what the
- * link emits, keeps backpressure (a full socket on one side pauses reads on
- * the other), applies the component's rate, and turns the link's deadlines
- * into one timer. Decisions, tables and answers are the link's
- * (src/engine/link.ts); decision events go to `decisions` (observe/ consumes them).
+ * link emits, keeps backpressure (a full socket on one side pauses reads on the
+ * other), applies the component's rate, and turns the link's deadlines into one
+ * timer. Decisions, tables and answers are the link's (engine/link.ts).
  */
 import type { Element } from '@xmpp/xml';
 import type { Mode } from '../config/schema.js';
@@ -26,9 +25,8 @@ export interface SessionOptions {
   mode: Mode;
   pendingTimeoutMs: number;
   maxPending: number;
-  /** The component's stream (privguard is the server there). */
+  /** The component's stream (privguard is the server there), and privguard's own to the XMPP server. */
   client: XmppStream;
-  /** privguard's stream to the XMPP server. */
   server: XmppStream;
   log: Logger;
   decisions: (event: DecisionEvent) => void;
@@ -48,9 +46,8 @@ export interface SessionStats {
   /** Bytes privguard holds for the server / for the component. */
   toServerBuffered: number;
   toComponentBuffered: number;
-  /** Privileged IQs waiting for the server. */
+  /** IQs waiting: privileged ones for the server, delegated ones for the component. */
   pendingPrivileged: number;
-  /** Delegated IQs waiting for the component. */
   pendingDelegated: number;
   /** Server domains whose advertisement arrived. */
   advertised: string[];
@@ -71,7 +68,7 @@ export class Session {
   readonly #bucket: TokenBucket | undefined;
   #rateTimer: NodeJS.Timeout | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
-  #reportedPrivileged = 0;
+  #reportedPrivileged = 0; // what the pending gauges were last told
   #reportedDelegated = 0;
 
   constructor(opts: SessionOptions) {
@@ -104,8 +101,7 @@ export class Session {
       decisionTime: (s) => metrics.decisionTime(s),
     };
     const { compiled, mode, pendingTimeoutMs, maxPending } = opts;
-    this.#link = new Link({ name, compiled, mode, pendingTimeoutMs, maxPending, now, effects, timed: metrics.enabled });
-    const link = this.#link;
+    const link = (this.#link = new Link({ name, compiled, mode, pendingTimeoutMs, maxPending, now, effects, timed: metrics.enabled }));
 
     client.setHandlers({
       onHeader: () => {},
