@@ -58,8 +58,9 @@ export interface PendingPrivileged {
   namespace: string | undefined;
 }
 
-/** What the server advertised on this link, kept so a new policy can be applied to it. */
+/** The link's tables, read-only (snapshots and the status page read them). */
 export interface LinkState {
+  compiled: CompiledComponent;
   grants: ReadonlyMap<string, EffectiveGrant>;
   advertisements: ReadonlyMap<string, Element>;
   delegations: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
@@ -165,15 +166,13 @@ export class Link {
 
   /** Three views per server domain, versions, and the pending tables (status page, `privguard test`). */
   snapshot(): LinkSnapshot {
-    const state: LinkState = {
-      grants: this.#grants,
-      advertisements: this.#advertisements,
-      delegations: this.#delegations,
-      versions: this.#versions,
-      privileged: this.#privileged,
-      delegated: this.#delegated,
-    };
-    return buildSnapshot(this.name, this.#mode, this.#open, this.#compiled, state, this.#now());
+    return buildSnapshot(this.name, this.#mode, this.#open, this.state(), this.#now());
+  }
+
+  /** The tables themselves, read-only: what the server advertised and delegated, versions, pending. */
+  state(): LinkState {
+    const { grants, advertisements, delegations, versions } = { grants: this.#grants, advertisements: this.#advertisements, delegations: this.#delegations, versions: this.#versions };
+    return { compiled: this.#compiled, grants, advertisements, delegations, versions, privileged: this.#privileged, delegated: this.#delegated };
   }
 
   // ── time ──────────────────────────────────────────────────────────────

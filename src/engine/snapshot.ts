@@ -7,7 +7,7 @@
  * Plain data (no Maps), ready for JSON.
  */
 import type { Mode } from '../config/schema.js';
-import type { CompiledComponent, CompiledPrivileges } from '../policy/compile.js';
+import type { CompiledPrivileges } from '../policy/compile.js';
 import type { Versions } from '../protocol/translate.js';
 import { accessOf, parseAdvertisement, type MessageAccess, type PresenceAccess, type ReadWrite, type RosterAccess } from '../protocol/privilege.js';
 import type { LinkState } from './link.js';
@@ -60,7 +60,8 @@ function pending(size: number, since: number | undefined, now: number): PendingS
   return { count: size, oldestAgeMs: since === undefined ? undefined : now - since };
 }
 
-export function buildSnapshot(name: string, mode: Mode, open: boolean, compiled: CompiledComponent, s: LinkState, now: number): LinkSnapshot {
+export function buildSnapshot(name: string, mode: Mode, open: boolean, s: LinkState, now: number): LinkSnapshot {
+  const compiled = s.compiled;
   const domains = new Set<string>([...compiled.privileges.keys(), ...compiled.delegations.keys(), ...s.advertisements.keys(), ...s.delegations.keys(), ...s.versions.domains()]);
   const out: DomainSnapshot[] = [];
   for (const domain of [...domains].sort()) {

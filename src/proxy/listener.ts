@@ -44,6 +44,8 @@ export interface ListenerOptions {
   upstream?: Pick<UpstreamOptions, 'retryDelaysMs' | 'timeoutMs'>;
   /** From TCP accept to a verified handshake (default 10 s). */
   handshakeTimeoutMs?: number;
+  /** Told when a component comes online (true) and when its session ends (false): the status page. */
+  onPresence?: (component: string, online: boolean) => void;
 }
 
 export function parserLimits(policy: LoadedPolicy): ParserLimits {
@@ -240,10 +242,12 @@ export class Listener {
       metrics: this.#metrics,
       onClosed: () => {
         this.#metrics.componentConnected(-1);
+        this.#opts.onPresence?.(component.name, false);
         if (this.#active.get(component.name)?.session === session) this.#active.delete(component.name);
       },
     });
     this.#metrics.componentConnected(1);
+    this.#opts.onPresence?.(component.name, true);
     this.#active.set(component.name, { session, abort });
     stream.write(HANDSHAKE_OK);
     log.info({ component: component.name, upstream: `${host}:${port}` }, `component ${component.name} online`);

@@ -10,7 +10,6 @@ import type { Mode } from '../config/schema.js';
 import type { DecisionEvent, EndReason } from '../engine/decision.js';
 import type { LinkEffects } from '../engine/effects.js';
 import { Link } from '../engine/link.js';
-import type { LinkSnapshot } from '../engine/snapshot.js';
 import type { StreamErrorCondition } from '../protocol/ns.js';
 import type { CompiledComponent } from '../policy/compile.js';
 import type { Logger } from '../observe/log.js';
@@ -167,9 +166,9 @@ export class Session {
     };
   }
 
-  /** Three views per server domain, versions, pending tables (status page). */
-  snapshot(): LinkSnapshot {
-    return this.#link.snapshot();
+  /** The engine behind this session (snapshots, the status page). */
+  get link(): Link {
+    return this.#link;
   }
 
   /** A new compiled policy for this component (hot reload): the link re-decides what the server advertised. */

@@ -47,6 +47,7 @@ describe('privguard check', () => {
     const file = tempPolicy(`components:
   gw.example.org:
     secret: s
+    upstream_secret: u
     privileges:
       example.org:
         roster: both
@@ -160,7 +161,7 @@ describe('privguard explain: content scopes', () => {
   it('names the scope rule that decided', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pg-ex-'));
     writeFileSync(join(dir, 'stanza.xml'), `<message from='gw.example.org' to='example.org' id='m1'><privilege xmlns='urn:xmpp:privilege:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='alice@example.org' to='bob@example.org' id='i1'/></forwarded></privilege></message>`);
-    const file = tempPolicy('components:\n  gw.example.org:\n    secret: s\n    privileges:\n      example.org: { message: outgoing, message_to: [component, self] }\n');
+    const file = tempPolicy('components:\n  gw.example.org:\n    secret: s\n    upstream_secret: u\n    privileges:\n      example.org: { message: outgoing, message_to: [component, self] }\n');
     const r = await run(['explain', '-c', file, '--component', 'gw.example.org', '--to-server', join(dir, 'stanza.xml')]);
     expect(r.out).toContain('reason:  out_of_scope');
     expect(r.out).toContain('rule:    components.gw.example.org.privileges.example.org.message_to = ["component","self"]');
@@ -181,8 +182,8 @@ describe('usage', () => {
     expect(r.out).toContain('-c, --config <file>');
   });
 
-  it('a missing -c or an unknown command exits 2', async () => {
-    expect((await run(['check'])).code).toBe(EXIT.usage);
+  it('a missing argument or an unknown command exits 2', async () => {
+    expect((await run(['explain', '-c', 'config.example.yaml', '--to-server'])).code).toBe(EXIT.usage);
     expect((await run(['frobnicate'])).code).toBe(EXIT.usage);
   });
 });
