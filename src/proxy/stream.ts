@@ -15,6 +15,7 @@ import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Element } from '@xmpp/xml';
 import type { FramedStanza } from '../protocol/frame.js';
+import { isJudgedNamespace } from '../policy/framed.js';
 import { StreamParser, type ParseFailure, type ParserLimits, type StreamHeader } from '../protocol/parser.js';
 import { STREAM_END, streamError } from '../protocol/stanzas.js';
 import type { StreamErrorCondition } from '../protocol/ns.js';
@@ -60,6 +61,7 @@ export class XmppStream {
         onEnd: () => this.#handlers.onEnd(),
         onWhitespace: () => this.#handlers.onWhitespace?.(),
         onFramed: (s) => this.#handlers.onFramed?.(s) ?? false,
+        isJudged: isJudgedNamespace,
       },
       limits,
     );
