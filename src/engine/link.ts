@@ -11,14 +11,14 @@
  * tables, presence de-duplication, and report mode. policy/ decides; the link
  * applies the verdict, and every decision leaves as one DecisionEvent.
  */
-import { Element } from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
 import type { Mode } from '../config/schema.js';
 import { classifyTopLevel } from '../protocol/classify.js';
 import { wrappedError } from '../protocol/delegation.js';
 import type { FramedStanza } from '../protocol/frame.js';
 import { isStreamErrorCondition, type StreamErrorCondition } from '../protocol/ns.js';
 import { buildAdvertisement, parseAdvertisement } from '../protocol/privilege.js';
-import { serialize } from '../protocol/serialize.js';
+import { cloneElement, serialize } from '../protocol/serialize.js';
 import { stanzaError } from '../protocol/stanzas.js';
 import { checkComponentElement } from '../policy/addressing.js';
 import type { CompiledComponent } from '../policy/compile.js';
@@ -27,6 +27,7 @@ import { framedInboundPasses, framedOutboundPasses } from '../policy/framed.js';
 import { effectiveGrant, type EffectiveGrant } from '../policy/grants.js';
 import { decideInbound, type InboundContext } from '../policy/inbound.js';
 import { decideOutbound, type OutboundContext } from '../policy/outbound.js';
+import { changesFromServer, changesToServer, SubscriptionLedger } from '../policy/subscriptions.js';
 import { verdictText, type DelegatedIqTrack, type Verdict } from '../policy/verdict.js';
 import { decisionEvent, userOf, type DecisionVerdict, type EndReason } from './decision.js';
 import type { LinkEffects } from './effects.js';
@@ -47,6 +48,8 @@ export interface LinkOptions {
   effects: LinkEffects;
   /** Report how long each judged stanza took to decide (effects.decisionTime). */
   timed?: boolean;
+  /** Subscriptions seen for this component so far (the listener keeps them across reconnects). */
+  subscriptions?: SubscriptionLedger;
 }
 
 /** A privileged IQ waiting for the server. */
@@ -69,16 +72,6 @@ export interface LinkState {
   delegated: PendingTable<DelegatedIqTrack>;
 }
 
-/** A deep copy (advertisements are kept as the server sent them; report mode translates the original in place). */
-function cloneElement(el: Element): Element {
-  const copy = new Element(el.name, { ...el.attrs });
-  for (const c of el.children) {
-    if (typeof c === 'string') copy.t(c);
-    else copy.cnode(cloneElement(c));
-  }
-  return copy;
-}
-
 export class Link {
   readonly name: string;
   #compiled: CompiledComponent;
@@ -93,10 +86,12 @@ export class Link {
   readonly #delegated: PendingTable<DelegatedIqTrack>;
   /** What the server delegated on this link: domain → namespace → attributes (additive). */
   readonly #delegations = new Map<string, Map<string, readonly string[]>>();
-  /** The server's own privilege advertisements (as it sent them), per domain: what a new policy is applied to. */
+  /** The server's privilege advertisements as it sent them (kept as copies: report mode translates in place), per domain. */
   readonly #advertisements = new Map<string, Element>();
   readonly #versions: LinkVersions;
   readonly #presence = new PresenceDedup();
+  readonly #subscriptions: SubscriptionLedger;
+  readonly #isManaged = (domain: string): boolean => this.#compiled.privileges.has(domain);
   // Decision contexts, built once: no closures per stanza.
   readonly #out: OutboundContext;
   readonly #in: InboundContext;
@@ -111,6 +106,7 @@ export class Link {
     this.#privileged = new PendingTable(opts.maxPending, opts.pendingTimeoutMs);
     this.#delegated = new PendingTable(opts.maxPending, opts.pendingTimeoutMs);
     this.#versions = new LinkVersions(opts.compiled.speaks);
+    this.#subscriptions = opts.subscriptions ?? new SubscriptionLedger();
     const privileged = this.#privileged;
     const delegated = this.#delegated;
     this.#out = {
@@ -133,6 +129,7 @@ export class Link {
       get delegationPendingFull() {
         return delegated.full;
       },
+      subscriptions: this.#subscriptions,
     };
   }
 
@@ -171,7 +168,7 @@ export class Link {
 
   /** The tables themselves, read-only: what the server advertised and delegated, versions, pending. */
   state(): LinkState {
-    const { grants, advertisements, delegations, versions } = { grants: this.#grants, advertisements: this.#advertisements, delegations: this.#delegations, versions: this.#versions };
+    const [grants, advertisements, delegations, versions] = [this.#grants, this.#advertisements, this.#delegations, this.#versions] as const;
     return { compiled: this.#compiled, grants, advertisements, delegations, versions, privileged: this.#privileged, delegated: this.#delegated };
   }
 
@@ -295,12 +292,14 @@ export class Link {
           }
         }
         if (v.audit) this.#record(v, el, 'allowed');
+        this.#subscriptions.apply(changesToServer(el));
         this.#fx.toServer(serialize(el), el.name);
         return;
       case 'reject':
       case 'drop':
         if (this.#mode === 'report') {
           this.#record(v, el, 'would_deny');
+          this.#subscriptions.apply(changesToServer(el));
           this.#fx.toServer(serialize(el), el.name);
           return;
         }
@@ -340,6 +339,7 @@ export class Link {
     if (seen && el.name === 'message' && seen.versions.privilege !== undefined && parseAdvertisement(el)) {
       this.#advertisements.set(seen.domain, cloneElement(el));
     }
+    this.#subscriptions.apply(changesFromServer(el, this.#isManaged));
     const t0 = this.#timed ? process.hrtime.bigint() : 0n;
     const v = decideInbound(this.#in, el);
     if (this.#timed) this.#fx.decisionTime!(Number(process.hrtime.bigint() - t0) / 1e9);

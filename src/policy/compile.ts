@@ -96,7 +96,7 @@ function prepPattern(s: string): string {
   return p.ok ? p.value : s; // the schema refuses patterns nodeprep refuses
 }
 
-function listValue(items: readonly string[]): string {
+export function listValue(items: readonly string[]): string {
   const text = JSON.stringify(items);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

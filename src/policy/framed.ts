@@ -9,6 +9,7 @@
  */
 import type { FramedStanza } from '../protocol/frame.js';
 import { DISCO, NS, isReservedNamespace } from '../protocol/ns.js';
+import { isCanonicalJid } from '../protocol/jid.js';
 import { checkAddressing } from './addressing.js';
 
 /**
@@ -28,10 +29,17 @@ export function framedOutboundPasses(component: string, s: FramedStanza, isDeleg
     const type = s.attr('type');
     const id = s.attr('id');
     if ((type === 'result' || type === 'error') && id !== undefined && isDelegationReply(id)) return false;
-  } else if (s.name !== 'message' && s.name !== 'presence') {
+  } else if (s.name === 'presence') {
+    // An unsubscribe changes what privguard knows of subscriptions (policy/subscriptions.ts).
+    if (s.attr('type') === 'unsubscribe') return false;
+  } else if (s.name !== 'message') {
     return false;
   }
-  return checkAddressing(component, { name: s.name, attrs: { from: s.attr('from'), to: s.attr('to') } }).action === 'pass';
+  const from = s.attr('from');
+  const to = s.attr('to');
+  // A JID not in prepared form is refused by the full path (policy/outbound.ts).
+  if ((from !== undefined && !isCanonicalJid(from)) || (to !== undefined && !isCanonicalJid(to))) return false;
+  return checkAddressing(component, { name: s.name, attrs: { from, to } }).action === 'pass';
 }
 
 /**

@@ -47,6 +47,7 @@ export const REASON_PHRASES = {
   forged_advertisement: 'is not from a server domain',
   unconfigured_domain: 'is from a domain the policy does not name',
   presence_not_granted: 'not allowed',
+  subscription_not_allowed: 'may not give this roster item a subscription',
   not_delegated: 'is not delegated to this component',
   missing_attribute: 'lacks an attribute the policy requires',
   forged_delegation: 'is not from a server domain',
@@ -55,6 +56,7 @@ export const REASON_PHRASES = {
   outer_error: 'was an error, which the user gets as service-unavailable',
   misplaced_delegation: 'carries a delegation element where none may be',
   nothing_delegated: 'delegates nothing this component may have',
+  non_canonical_jid: 'names a JID that is not in the form the server prepares it to',
 } as const;
 export type Reason = keyof typeof REASON_PHRASES;
 

@@ -12,14 +12,14 @@ import type { LinkEffects } from '../engine/effects.js';
 import { Link } from '../engine/link.js';
 import type { StreamErrorCondition } from '../protocol/ns.js';
 import type { CompiledComponent } from '../policy/compile.js';
+import type { SubscriptionLedger } from '../policy/subscriptions.js';
 import type { Logger } from '../observe/log.js';
 import { noMetrics, type Metrics } from '../observe/metrics.js';
 import { TokenBucket } from './ratelimit.js';
 import type { XmppStream } from './stream.js';
 
 export interface SessionOptions {
-  /** The component's name and rate: nothing of its configuration's secrets. */
-  component: { name: string; rate?: { per_second: number; burst: number } | undefined };
+  component: { name: string; rate?: { per_second: number; burst: number } | undefined }; // never its secrets
   compiled: CompiledComponent;
   mode: Mode;
   pendingTimeoutMs: number;
@@ -30,6 +30,7 @@ export interface SessionOptions {
   log: Logger;
   decisions: (event: DecisionEvent) => void;
   metrics?: Metrics;
+  subscriptions?: SubscriptionLedger; // kept across the component's reconnects by the listener
   onClosed: () => void;
 }
 
@@ -99,8 +100,8 @@ export class Session {
       log: (level, fields, message) => log[level](fields, message),
       decisionTime: (s) => metrics.decisionTime(s),
     };
-    const { compiled, mode, pendingTimeoutMs, maxPending } = opts;
-    const link = (this.#link = new Link({ name, compiled, mode, pendingTimeoutMs, maxPending, now, effects, timed: metrics.enabled }));
+    const { compiled, mode, pendingTimeoutMs, maxPending, subscriptions } = opts;
+    const link = (this.#link = new Link({ name, compiled, mode, pendingTimeoutMs, maxPending, now, effects, timed: metrics.enabled, subscriptions }));
 
     client.setHandlers({
       onHeader: () => {},

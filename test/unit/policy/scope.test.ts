@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compileJidScope, parseScopeEntry, type ScopeContext } from '../../../src/policy/scope.js';
 import { parseJid, type Jid } from '../../../src/protocol/jid.js';
 import { loadPolicyText } from '../../../src/config/load.js';
+import { describePolicy } from '../../../src/config/describe.js';
 
 const CTX: ScopeContext = { component: 'gw.example.org', server: 'example.org', self: 'alice@example.org' };
 
@@ -84,6 +85,14 @@ describe('JID scopes: entries and JIDs are compared prepared', () => {
     expect(inScope(['UPLOAD.example.org.'], 'upload.example.org')).toBe(true);
   });
 
+  it('entries and JIDs go through the server\'s stringprep (ignorable characters, case folding beyond lower case)', () => {
+    expect(inScope(['bob@example.org'], 'b\u00ADob@example.org')).toBe(true);
+    expect(inScope(['bo\u200Bb@example.org'], 'bob@example.org')).toBe(true);
+    expect(inScope(['boss@example.org'], 'boß@example.org')).toBe(true);
+    expect(inScope(['*@conference.example.org'], 'room@con\u00ADference.example.org')).toBe(true);
+    expect(inScope(['b\u00AD*@example.org'], 'bx@example.org')).toBe(true);
+  });
+
   it('a wildcard is a wildcard only where written', () => {
     expect(parseScopeEntry('WILDSTAR0@example.org')).toMatchObject({ ok: true, entry: { kind: 'jid', bare: 'wildstar0@example.org' } });
     expect(parseScopeEntry('WILDSTAR0*@example.org')).toMatchObject({ ok: false });
@@ -131,5 +140,22 @@ describe('roster_subscription in the policy file', () => {
     expect(() => loadPolicyText(`${base}        roster_subscription: [component, "x@y/z"]\n`, 'p.yaml', {})).toThrow(
       /roster_subscription\.1.*not a JID scope/s,
     );
+  });
+});
+
+describe('privguard check explains roster_subscription', () => {
+  const policy = (extra: string, roster = 'both') =>
+    `components:\n  gw.example.org:\n    secret: s\n    upstream_secret: u\n    privileges:\n      example.org:\n        roster: ${roster}\n${extra}`;
+
+  it('says that the right gives the presence of the users whose rosters it writes', () => {
+    const text = describePolicy(loadPolicyText(policy('        roster_subscription: [component]\n'), 'p.yaml', {}));
+    expect(text).toContain(
+      'note: gw.example.org on example.org: roster_subscription ["component"] lets its roster sets give those items a subscription, so it receives the presence of the users whose rosters it writes (whatever presence says)',
+    );
+  });
+
+  it('says nothing by default, and that it is idle without roster set', () => {
+    expect(describePolicy(loadPolicyText(policy(''), 'p.yaml', {}))).not.toContain('roster_subscription');
+    expect(describePolicy(loadPolicyText(policy('        roster_subscription: [any]\n', 'get'), 'p.yaml', {}))).toContain('without roster set (roster is "get") it has no effect');
   });
 });
