@@ -36,7 +36,7 @@ components:
 const ADV = `<message from='example.test' to='${C}'><privilege xmlns='urn:xmpp:privilege:2'><perm access='iq'><namespace ns='jabber:iq:private' type='both'/></perm></privilege></message>`;
 const DELEG = `<message from='example.test' to='${C}'><delegation xmlns='urn:xmpp:delegation:2'><delegated namespace='${MAM}'/></delegation></message>`;
 const piq = (id: string) =>
-  `<iq type='get' id='${id}' from='${C}' to='Alice@example.test'><privileged_iq xmlns='urn:xmpp:privilege:2'><iq xmlns='jabber:client' type='get' id='${id}-in'><query xmlns='jabber:iq:private'/></iq></privileged_iq></iq>`;
+  `<iq type='get' id='${id}' from='${C}' to='alice@example.test'><privileged_iq xmlns='urn:xmpp:privilege:2'><iq xmlns='jabber:client' type='get' id='${id}-in'><query xmlns='jabber:iq:private'/></iq></privileged_iq></iq>`;
 const delegated = (id: string) =>
   `<iq to='${C}' id='${id}' type='set' from='example.test'><delegation xmlns='urn:xmpp:delegation:2'><forwarded xmlns='urn:xmpp:forward:0'><iq xmlns='jabber:client' from='Alice@example.test/r' type='set' id='u-${id}'><query xmlns='${MAM}'/></iq></forwarded></delegation></iq>`;
 
