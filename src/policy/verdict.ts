@@ -19,6 +19,7 @@ export const REASON_PHRASES = {
   ok: 'allowed',
   advertise: 'rewritten to the effective rights',
   invalid_from: 'has a "from" outside the component',
+  inexact_from: 'has a "from" whose domain is not written exactly as the component\'s name',
   missing_to: 'has no "to"',
   malformed_to: 'has a malformed "to"',
   unsupported_stanza_type: 'is not a stanza',

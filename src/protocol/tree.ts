@@ -6,8 +6,9 @@
  * namespace changes), so that what privguard judges is what it forwards.
  */
 import { Element } from '@xmpp/xml';
+import { ParsedElement } from './element.js';
 import { NS } from './ns.js';
-import { normaliseEol, XmlFail } from './xml-text.js';
+import { XmlFail } from './xml-text.js';
 
 /** The stream's root element as the parser reports it. */
 export interface StreamHeader {
@@ -121,6 +122,8 @@ export class ElementTree {
         if (name === 'xmlns') {
           declaresDefault = true;
           defaultNs = values[a]!;
+          // XML Namespaces §3: neither reserved namespace may be the default one.
+          if (defaultNs === NS.xml || defaultNs === NS.xmlns) throw new XmlFail('not-well-formed', 'a reserved namespace declared as the default one');
         }
         continue;
       }
@@ -146,12 +149,15 @@ export class ElementTree {
       const prefix = qname.slice(0, colon);
       ns = this.#lookup(prefix, prefixes);
       if (ns === undefined || prefix === 'xmlns') throw new XmlFail('not-well-formed', `undeclared prefix "${prefix}"`);
+      // Well-formed, but it has no canonical form: unprefixed it would declare
+      // the xml namespace as the default one, which no parser accepts.
+      if (ns === NS.xml) throw new XmlFail('policy-violation', `<${qname}>: elements in the xml namespace are not forwarded`);
     }
     // Canonical attributes: unprefixed as they are; prefixed ones keep their
     // prefix with its declaration on this very element, so the meaning survives
     // re-serialisation wherever the element ends up. They go straight into the
     // element's own attrs object (one object less per element).
-    const el = depth === 0 ? undefined : new Element(local);
+    const el = depth === 0 ? undefined : new ParsedElement(local);
     const attrs: Record<string, string> = el ? el.attrs : {};
     let expanded: Set<string> | undefined; // only prefixed attributes need it
     for (let a = 0; a < count; a++) {
@@ -226,7 +232,8 @@ export class ElementTree {
 
 function flushText(frame: Frame): void {
   if (frame.text.length === 0 || !frame.el) return;
-  frame.el.children.push(normaliseEol(frame.text));
+  // End-of-line handling was applied to the raw text (not to references).
+  frame.el.children.push(frame.text);
   frame.text = '';
 }
 

@@ -164,7 +164,10 @@ export class Session {
       onEnd: () => this.close(),
       onFailure: (f) => {
         this.#log.warn({ component: name, condition: f.condition }, `component ${name} sent bad XML: ${f.text}`);
+        // The stream closes itself with the error. The upstream is still
+        // healthy: pending IQs are answered on it before it closes.
         this.#beginClose();
+        this.#drainPending();
         this.#server.close();
       },
       onClose: () => this.#sideClosed(),
@@ -261,11 +264,16 @@ export class Session {
   close(condition?: StreamErrorCondition, text?: string): void {
     this.#beginClose();
     clearTimeout(this.#rateTimer);
+    this.#drainPending();
+    this.#client.close(condition, text);
+    this.#server.close();
+  }
+
+  /** Answer every pending IQ now, while both streams can still carry the answers. */
+  #drainPending(): void {
     this.#delegPending.drain((_id, t) => this.#answerDelegated(t, 'component_gone'));
     // The component is told before its stream closes: its privileged IQs get no answer now.
     this.#pending.drain((_id, p) => this.#answerPending(p, 'timeout'));
-    this.#client.close(condition, text);
-    this.#server.close();
   }
 
   #beginClose(): void {

@@ -80,9 +80,21 @@ describe('session: the component may only be itself (threat model)', () => {
     expect(stack!.audit).toEqual([expect.objectContaining({ component: 'a.example.org', verdict: 'denied', reason, stanza_id: 's1' })]);
   });
 
-  it('compares the from domain case-folded', async () => {
+  // Prosody compares the domainpart byte for byte and would close the upstream (issue 11 item 3c).
+  it.each(["<message from='Bot@A.Example.ORG/x' to='bob@example.org' id='no'/>", "<message from='a.example.org.' to='bob@example.org' id='no'/>"])(
+    'refuses a from whose domain only folds to the component: %s',
+    async (xml) => {
+      const { raw, conn } = await online();
+      raw.write(xml);
+      expect(await raw.streamError()).toBe('invalid-from');
+      expect(conn.stanzas).toEqual([]);
+      expect(stack!.audit).toEqual([expect.objectContaining({ verdict: 'denied', reason: 'inexact_from' })]);
+    },
+  );
+
+  it('passes a localpart and resource in any case', async () => {
     const { raw, conn } = await online();
-    raw.write("<message from='Bot@A.Example.ORG/x' to='bob@example.org' id='ok'/>");
+    raw.write("<message from='Bot@a.example.org/X' to='bob@example.org' id='ok'/>");
     await waitFor('forwarded', () => conn.stanzas.find((s) => s.attrs.id === 'ok'));
   });
 });

@@ -20,7 +20,7 @@ describe('checkAddressing (XEP-0114 §3)', () => {
   it.each([
     `<message from='pubsub.example.org' to='alice@example.org'/>`,
     `<message from='bot@pubsub.example.org/res' to='example.org'/>`,
-    `<iq from='PubSub.Example.ORG' to='alice@example.org' type='get' id='1'/>`,
+    `<iq from='Bot@pubsub.example.org' to='alice@example.org' type='get' id='1'/>`,
     `<presence from='pubsub.example.org/x' to='alice@example.org'/>`,
   ])('passes %s', (xml) => {
     expect(checkAddressing(C, stanza(xml))).toMatchObject({ action: 'pass', reason: 'ok', rule: null });
@@ -32,6 +32,8 @@ describe('checkAddressing (XEP-0114 §3)', () => {
     [`<message from='example.org' to='bob@example.org'/>`, 'invalid_from', 'invalid-from'],
     [`<message from='evil.pubsub.example.org' to='bob@example.org'/>`, 'invalid_from', 'invalid-from'],
     [`<message from='@pubsub.example.org' to='bob@example.org'/>`, 'invalid_from', 'invalid-from'],
+    [`<iq from='PubSub.Example.ORG' to='alice@example.org' type='get' id='1'/>`, 'inexact_from', 'invalid-from'],
+    [`<message from='pubsub.example.org.' to='bob@example.org'/>`, 'inexact_from', 'invalid-from'],
     [`<message from='pubsub.example.org'/>`, 'missing_to', 'improper-addressing'],
     [`<message from='pubsub.example.org' to='a b@example.org'/>`, 'malformed_to', 'improper-addressing'],
   ])('rejects %s (%s)', (xml, reason, condition) => {
