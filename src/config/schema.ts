@@ -58,6 +58,27 @@ const isReservedNs = (ns: string) => RESERVED_NAMESPACE_PREFIXES.some((p) => ns.
 /** XEP-0355 §7.2.4/§7.2.5: the two special namespaces that may be delegated. */
 const SPECIAL_DELEGATION = /^urn:xmpp:delegation:[12]:bare:disco#(info|items):\*$/;
 
+/** Pubsub node globs: node names with `*` for any run of characters. */
+const NodeGlob = z.string().min(1, { error: 'a node pattern is a node name, "*" wildcards allowed' });
+
+/** XEP-0060 namespaces whose payload children name nodes (the `nodes` key judges them). */
+export const PUBSUB_NAMESPACES = ['http://jabber.org/protocol/pubsub', 'http://jabber.org/protocol/pubsub#owner'] as const;
+
+/**
+ * An iq namespace grant: the short form (get | set | both) or the long form
+ * { type, to, nodes } (issue "content scopes"); `to` defaults to [any] and
+ * `nodes` to ["*"], so a long form without them means the short form.
+ */
+const IqLongForm = z.strictObject({
+  type: z.enum(IQ_ACCESS),
+  to: JidScopeList.default(['any']),
+  nodes: z.array(NodeGlob).min(1, { error: 'nodes needs at least one pattern ("*" for every node)' }).optional(),
+});
+const IqGrant = z.union([z.enum(IQ_ACCESS), IqLongForm], {
+  error: 'expected get, set or both, or { type: get|set|both, to: [JID scopes], nodes: [node patterns] }',
+});
+export type IqGrant = z.infer<typeof IqGrant>;
+
 const Privileges = z
   .strictObject({
     roster: z.enum(ROSTER_ACCESS).default('none'),
@@ -65,8 +86,10 @@ const Privileges = z
     /** Roster items a roster set may give a subscription (from/to/both or ask); none by default. */
     roster_subscription: JidScopeList.default([]),
     message: z.enum(MESSAGE_ACCESS).default('none'),
+    /** Whom a privileged message may be addressed to (its inner "to"); anyone by default. */
+    message_to: JidScopeList.default(['any']),
     presence: z.enum(PRESENCE_ACCESS).default('none'),
-    iq: z.record(z.string().min(1), z.enum(IQ_ACCESS)).default({}),
+    iq: z.record(z.string().min(1), IqGrant).default({}),
     users: z.array(UserGlob).default(['*']),
     except_users: z.array(UserGlob).default([]),
   })
@@ -86,7 +109,14 @@ const Privileges = z
         message: `roster_push true needs roster get or both (XEP-0356 §4.1), but roster is "${p.roster}"`,
       });
     }
-    for (const ns of Object.keys(isObject(p.iq) ? p.iq : {})) {
+    for (const [ns, grant] of Object.entries(isObject(p.iq) ? p.iq : {})) {
+      if (isObject(grant) && grant.nodes !== undefined && !(PUBSUB_NAMESPACES as readonly string[]).includes(ns)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['iq', ns, 'nodes'],
+          message: `nodes applies only to the pubsub namespaces (${PUBSUB_NAMESPACES.join(', ')}), not to "${ns}"`,
+        });
+      }
       if (isReservedNs(ns)) {
         ctx.addIssue({
           code: 'custom',
@@ -134,8 +164,16 @@ function domainKeyed<T extends z.ZodType>(value: T, what: string) {
 }
 
 const Component = z.strictObject({
+  /** What the component authenticates with towards privguard. */
   secret: SecretSource,
-  upstream_secret: SecretSource.optional(),
+  /**
+   * What privguard authenticates with towards the server. Required and, once
+   * resolved, different from every component's `secret` (config/load.ts): a
+   * component that knew it could connect to the server directly, bypassing privguard.
+   */
+  upstream_secret: SecretSource,
+  /** Accept an upstream_secret equal to a component secret (a `check` warning instead of an error). */
+  allow_shared_secret: z.boolean().default(false),
   speaks: z.strictObject({ privilege: Version.default('auto'), delegation: Version.default('auto') }).default({
     privilege: 'auto',
     delegation: 'auto',

@@ -58,6 +58,8 @@ export function writePolicy(p: ImportedPolicy): string {
           for (const [ns, t] of iq) out.push(`          ${q(ns)}: ${t}`);
         }
         out.push('        users: ["*"]  # narrow to the users the component acts for');
+        out.push('        # NOTE: the content scopes are left at any (what the server grants); narrow them:');
+        out.push('        #   message_to, and iq "<ns>": { type, to, nodes } (README "Least privilege")');
       }
     }
     const ddomains = Object.keys(c.delegations);

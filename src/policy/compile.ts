@@ -7,6 +7,7 @@
 import type { ComponentConfig, LoadedPolicy } from '../config/load.js';
 import type { Mode } from '../config/schema.js';
 import { normaliseDomain } from '../protocol/jid.js';
+import { compileNodeScope, type NodeScope } from './nodes.js';
 import { compileJidScope, type JidScope } from './scope.js';
 import { readWrite, type IqAccess, type MessageAccess, type PresenceAccess, type ReadWrite, type RosterAccess } from '../protocol/privilege.js';
 
@@ -23,6 +24,24 @@ export interface UserScope {
   check(local: string): ScopeResult;
 }
 
+/** A JID scope with the rule that names it (texts, audit, `explain`). */
+export interface ScopeRule {
+  scope: JidScope;
+  rule: Rule;
+}
+
+/** One granted iq namespace: short form, or long form with its scopes. */
+export interface CompiledIq {
+  rw: ReadWrite;
+  value: IqAccess;
+  /** e.g. components.x.privileges.example.org.iq.vcard-temp */
+  path: string;
+  /** Inner "to" scope (absent "to" = the user's own account = self); [any] for the short form. */
+  to: ScopeRule;
+  /** Pubsub node scope; undefined = every node (short form, or no nodes key). */
+  nodes: (NodeScope & { rule: Rule }) | undefined;
+}
+
 export interface CompiledPrivileges {
   domain: string;
   /** e.g. components.pubsub.example.org.privileges.example.org */
@@ -34,8 +53,10 @@ export interface CompiledPrivileges {
   /** Roster items a roster set may subscribe (roster_subscription). */
   rosterSubscription: JidScope;
   message: MessageAccess;
+  /** Whom a privileged message may be addressed to (message_to). */
+  messageTo: ScopeRule;
   presence: PresenceAccess;
-  iq: ReadonlyMap<string, { rw: ReadWrite; value: IqAccess }>;
+  iq: ReadonlyMap<string, CompiledIq>;
   users: UserScope;
 }
 
@@ -97,6 +118,10 @@ function globMatcher(patterns: readonly string[]): (local: string) => boolean {
   return (local) => literals.has(local) || (re !== undefined && re.test(local));
 }
 
+function scopeRule(entries: readonly string[], path: string): ScopeRule {
+  return { scope: compileJidScope(entries), rule: { path, value: listValue(entries) } };
+}
+
 export function compileScope(users: readonly string[], except: readonly string[], path: string): UserScope {
   const inUsers = globMatcher(users);
   const inExcept = globMatcher(except);
@@ -118,8 +143,16 @@ function compileComponent(c: ComponentConfig): CompiledComponent {
     const domain = normaliseDomain(domainKey)!; // validated by the schema
     const dpath = `${path}.privileges.${domainKey}`;
     const roster = readWrite(p.roster);
-    const iq = new Map<string, { rw: ReadWrite; value: IqAccess }>();
-    for (const [ns, value] of Object.entries(p.iq)) iq.set(ns, { rw: readWrite(value), value });
+    const iq = new Map<string, CompiledIq>();
+    for (const [ns, grant] of Object.entries(p.iq)) {
+      const ipath = `${dpath}.iq.${ns}`;
+      if (typeof grant === 'string') {
+        iq.set(ns, { rw: readWrite(grant), value: grant, path: ipath, to: scopeRule(['any'], `${ipath}.to`), nodes: undefined });
+        continue;
+      }
+      const nodes = grant.nodes === undefined ? undefined : { ...compileNodeScope(grant.nodes), rule: { path: `${ipath}.nodes`, value: listValue(grant.nodes) } };
+      iq.set(ns, { rw: readWrite(grant.type), value: grant.type, path: ipath, to: scopeRule(grant.to, `${ipath}.to`), nodes });
+    }
     privileges.set(domain, {
       domain,
       path: dpath,
@@ -128,6 +161,7 @@ function compileComponent(c: ComponentConfig): CompiledComponent {
       push: p.roster_push ?? roster.get,
       rosterSubscription: compileJidScope(p.roster_subscription),
       message: p.message,
+      messageTo: scopeRule(p.message_to, `${dpath}.message_to`),
       presence: p.presence,
       iq,
       users: compileScope(p.users, p.except_users, dpath),

@@ -13,7 +13,8 @@ import { parseJid, type Jid } from '../protocol/jid.js';
 import { NS, PRIVILEGE_NS, RESERVED_NAMESPACE_PREFIXES, delegationVersion, privilegeVersion } from '../protocol/ns.js';
 import { elementChildren, forwardedStanza, hasPrivilegeElement, privilegeChild } from '../protocol/privilege.js';
 import { stanzaError } from '../protocol/stanzas.js';
-import type { CompiledComponent, CompiledPrivileges, Rule } from './compile.js';
+import type { CompiledComponent, CompiledIq, CompiledPrivileges, Rule } from './compile.js';
+import { checkPubsubNodes } from './nodes.js';
 import { decideDelegationReply, hasDelegationElement, isDelegationReply } from './delegation.js';
 import type { EffectiveGrant } from './grants.js';
 import { pass, verdictBase, verdictText, type AuditInfo, type DelegatedIqTrack, type Reason, type Verdict } from './verdict.js';
@@ -166,7 +167,35 @@ function decidePrivilegedMessage(ctx: OutboundContext, el: Element): Verdict {
     const scope = found.policy.users.check(innerFrom.jid.local);
     if (!scope.ok) return deny(ctx, el, subject, 'user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
   }
+  // message_to: whom the component may write to as this user.
+  const target = parseJid(innerTo);
+  const { scope, rule } = found.policy.messageTo;
+  if (target.ok && !scope.matches(target.jid, { component: ctx.component.name, server: domain, self: innerFrom.jid.bare })) {
+    return deny(ctx, el, subject, 'out_of_scope', 'forbidden', { detail: `to ${target.jid.bare}`, rule, audit });
+  }
   return pass(subject, audit);
+}
+
+type ContentCheck = { ok: true } | { ok: false; reason: Reason; condition: Condition; detail: string; rule: Rule | null };
+
+/**
+ * The long form's scopes (`iq.<ns>`: { to, nodes }): the inner "to" (absent:
+ * the user's own account, which is `self`) and, for pubsub, the nodes named.
+ */
+function checkIqContent(ctx: OutboundContext, entry: CompiledIq | undefined, user: Jid, inner: Element, payload: Element): ContentCheck {
+  if (!entry) return { ok: true };
+  const rawTo = inner.attrs.to as string | undefined;
+  const to = rawTo === undefined ? undefined : parseJid(rawTo);
+  if (to !== undefined && !to.ok) return { ok: false, reason: 'bad_structure', condition: 'bad-request', detail: 'the inner iq has a malformed "to"', rule: null };
+  const target = to?.jid ?? user;
+  if (!entry.to.scope.matches(target, { component: ctx.component.name, server: user.domain, self: user.bare })) {
+    return { ok: false, reason: 'out_of_scope', condition: 'forbidden', detail: `to ${target.bare}`, rule: entry.to.rule };
+  }
+  if (entry.nodes) {
+    const nodes = checkPubsubNodes(entry.nodes, payload);
+    if (!nodes.ok) return { ok: false, reason: 'out_of_scope', condition: 'forbidden', detail: nodes.detail, rule: entry.nodes.rule };
+  }
+  return { ok: true };
 }
 
 function isReserved(ns: string): boolean {
@@ -233,6 +262,8 @@ function decidePrivilegedIq(ctx: OutboundContext, el: Element): Verdict {
   }
   const scope = found.policy.users.check(user.local);
   if (!scope.ok) return deny(ctx, el, subject, 'user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
+  const content = checkIqContent(ctx, found.policy.iq.get(ns), user, inner, payload[0]!);
+  if (!content.ok) return deny(ctx, el, subject, content.reason, content.condition, { detail: content.detail, rule: content.rule, audit });
   const id = el.attrs.id as string | undefined;
   if (id === undefined) return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the iq needs an id', audit });
   if (ctx.isPending(id)) return deny(ctx, el, subject, 'duplicate_id', 'bad-request', { audit });

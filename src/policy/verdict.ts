@@ -27,6 +27,7 @@ export const REASON_PHRASES = {
   policy_denied: 'not allowed',
   server_denied: 'not granted by the server',
   user_out_of_scope: 'not allowed for this user',
+  out_of_scope: 'not allowed: outside the scope the policy gives',
   not_managed_target: 'must be addressed to a managed bare JID',
   bad_structure: 'is malformed',
   misplaced_privilege: 'carries a privilege element where none may be',

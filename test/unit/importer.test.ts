@@ -8,7 +8,7 @@ import { EXIT, main } from '../../src/cli.js';
 /** The env placeholders the import writes, filled in. */
 function load(yaml: string) {
   const env: NodeJS.ProcessEnv = {};
-  for (const m of yaml.matchAll(/\{ env: ([A-Z0-9_]+) \}/g)) env[m[1]!] = 'x';
+  for (const m of yaml.matchAll(/\{ env: ([A-Z0-9_]+) \}/g)) env[m[1]!] = `value of ${m[1]!}`; // all different: no secret is shared
   return loadPolicyText(yaml, 'imported.yaml', env).policy;
 }
 
@@ -24,6 +24,12 @@ describe('privguard import prosody (the team\'s Prosody config)', () => {
       iq: { 'jabber:iq:private': 'both', 'vcard-temp': 'get', 'http://jabber.org/protocol/pubsub': 'set' },
     });
     expect(p.components['limited.example.test']!.privileges['example.test']).toMatchObject({ roster: 'get', message: 'none' });
+  });
+
+  it('leaves the content scopes at any, with a NOTE pointing at them', () => {
+    expect(p.components['pubsub.example.test']!.privileges['example.test']).toMatchObject({ message_to: ['any'] });
+    expect(yaml).toContain('# NOTE: the content scopes are left at any');
+    expect(yaml).toContain('message_to, and iq "<ns>": { type, to, nodes }');
   });
 
   it('turns delegations into per-domain delegations with their filtering attributes', () => {
