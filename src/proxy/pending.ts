@@ -7,6 +7,13 @@
  * requester again.
  */
 
+/**
+ * Closed keys remembered at least: a table bounded at a few entries must still
+ * know a late answer after a burst of requests answered at once (each of
+ * which closes a key); keys are short strings.
+ */
+const MIN_REMEMBERED = 1024;
+
 export interface PendingOptions<V> {
   max: number;
   timeoutMs: number;
@@ -95,7 +102,7 @@ export class PendingTable<V> {
 
   #markClosed(key: string): void {
     this.#closed.add(key);
-    if (this.#closed.size > this.#opts.max) {
+    if (this.#closed.size > Math.max(this.#opts.max, MIN_REMEMBERED)) {
       const oldest = this.#closed.values().next().value;
       if (oldest !== undefined) this.#closed.delete(oldest);
     }
