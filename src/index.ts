@@ -15,6 +15,10 @@ import { createMetrics, noMetrics, serveMetrics, type Metrics, type MetricsServe
 import { compilePolicy, type CompiledPolicy } from './policy/compile.js';
 import { Listener, type ListenerOptions } from './proxy/listener.js';
 import type { SessionStats } from './proxy/session.js';
+import { collectStatus, type LiveLink } from './status/collect.js';
+import { renderStatusHtml } from './status/html.js';
+import type { Status } from './status/model.js';
+import { StatusRecorder } from './status/recorder.js';
 
 export { loadPolicyFile, loadPolicyText, type LoadedPolicy, type ComponentConfig } from './config/load.js';
 export { PolicyError, PrivguardError, StreamError, type ErrorCode, type PolicyIssue } from './errors.js';
@@ -22,6 +26,7 @@ export { describePolicy } from './config/describe.js';
 export type { Logger } from './observe/log.js';
 export type { AuditSink, AuditRecord } from './observe/audit.js';
 export type { SessionStats } from './proxy/session.js';
+export type { Status } from './status/model.js';
 
 export interface SidecarOptions {
   policy: LoadedPolicy;
@@ -50,6 +55,8 @@ export interface Sidecar {
   online(): string[];
   /** A snapshot of every online session. */
   stats(): SessionStats[];
+  /** What the status page shows (GET /status.json). */
+  status(): Status;
   /** Load the policy file again (or take `next`); keeps the old policy if the new one is invalid. */
   reload(next?: LoadedPolicy): ReloadResult;
   /** Reopen the audit file (log rotation). */
@@ -93,9 +100,23 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const first = current.loaded.policy;
   const auditFile = first.audit.file;
   // Relative paths are relative to the policy file, as secret files are.
-  const audit = opts.audit ?? createAuditSink({ file: auditFile === '-' ? '-' : resolve(dirname(current.loaded.file), auditFile) });
   const metrics = opts.metrics ?? (first.metrics ? await createMetrics() : noMetrics());
   metrics.watchAuditDrops(() => audit.dropped);
+  // The status page sees every decision the audit sees (the same records), and keeps the denials.
+  const recorder = new StatusRecorder();
+  recorder.policyLoaded(current.loaded.file, current.loaded.revision);
+  const sink = opts.audit ?? createAuditSink({ file: auditFile === '-' ? '-' : resolve(dirname(current.loaded.file), auditFile) });
+  const audit: AuditSink = {
+    write(record) {
+      recorder.decision(record);
+      sink.write(record);
+    },
+    get dropped() {
+      return sink.dropped;
+    },
+    reopen: () => sink.reopen(),
+    close: () => sink.close(),
+  };
   const listener = new Listener({
     policy: () => current.loaded,
     compiled: () => current.compiled,
@@ -104,7 +125,15 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     metrics,
     upstream: opts.upstream,
     handshakeTimeoutMs: opts.handshakeTimeoutMs,
+    onPresence: (name, online) => (online ? recorder.online(name) : recorder.offline(name)),
   });
+  const status = (): Status =>
+    collectStatus({
+      recorder,
+      policy: current.loaded,
+      compiled: current.compiled,
+      links: new Map<string, LiveLink>(listener.sessions.filter((s) => s.state === 'online').map((s) => [s.component.name, s.statusView()])),
+    });
   const address = await listener.listen(first.listen.host, first.listen.port);
   let metricsServer: MetricsServer | undefined;
   if (first.metrics) {
@@ -114,6 +143,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
         port: first.metrics.port,
         metrics,
         ready: () => reachable(current.loaded.policy.upstream.host, current.loaded.policy.upstream.port),
+        status: { html: () => renderStatusHtml(status()), json: () => JSON.stringify(status(), null, 2) },
       });
     } catch (e) {
       await listener.close();
@@ -137,6 +167,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       const error = e instanceof Error ? e : new Error(String(e));
       const lines = error instanceof PolicyError ? error.issues.map((i) => `${i.path || '(root)'} (${i.line}:${i.column}): ${i.message}`) : [error.message];
       log.error({ file: current.loaded.file, errors: lines }, `policy reload failed, the previous policy stays in force:\n  ${lines.join('\n  ')}`);
+      recorder.reloaded({ ok: false, errors: error instanceof PolicyError ? [...error.issues] : [{ path: '', line: 0, column: 0, message: error.message }] });
       return { ok: false, error };
     }
     const needRestart = restartOnly(current.loaded, loaded);
@@ -144,6 +175,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     current = { loaded, compiled };
     listener.applyPolicy(compiled);
     metrics.reload('ok');
+    recorder.reloaded({ ok: true, file: loaded.file, revision: loaded.revision });
     logWarnings(log, loaded);
     log.info({ file: loaded.file, revision: loaded.revision, components: [...loaded.components.keys()] }, 'policy reloaded');
     return { ok: true, policy: loaded };
@@ -174,6 +206,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     },
     online: () => listener.sessions.map((s) => s.component.name),
     stats: () => listener.sessions.map((s) => s.stats()),
+    status,
     reload,
     reopenAudit: () => audit.reopen(),
     close() {

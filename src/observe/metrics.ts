@@ -2,7 +2,8 @@
  * Every metric privguard exports, declared once with fixed label sets (the
  * README's metric table is checked against METRIC_NAMES), and the HTTP
  * endpoints: /metrics (Prometheus text), /healthz (the process is up), /readyz
- * (a policy is loaded and the upstream accepts connections; 503 otherwise).
+ * (a policy is loaded and the upstream accepts connections; 503 otherwise),
+ * and, when given, the status page (/ as HTML, /status.json: src/status/).
  * Decisions in enforce and report mode are counted apart by the `mode` label.
  */
 import { createServer, type Server } from 'node:http';
@@ -124,9 +125,33 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function serveMetrics(opts: { host: string; port: number; metrics: Metrics; ready: () => Promise<boolean> }): Promise<MetricsServer> {
+/** The status page's two renderings (GET / and GET /status.json). */
+export interface StatusPages {
+  html(): string;
+  json(): string;
+}
+
+export async function serveMetrics(opts: { host: string; port: number; metrics: Metrics; ready: () => Promise<boolean>; status?: StatusPages }): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (opts.status && (path === '/' || path === '/status.json')) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+        return;
+      }
+      const html = path === '/';
+      const body = html ? opts.status.html() : opts.status.json();
+      // Live data: never cached; the page is self-contained, so nothing else may load or frame it.
+      res
+        .writeHead(200, {
+          'content-type': html ? 'text/html; charset=utf-8' : 'application/json',
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+          ...(html ? { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'" } : {}),
+        })
+        .end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       return;

@@ -24,6 +24,7 @@ import type { AuditSink } from '../observe/audit.js';
 import { noMetrics, type Metrics } from '../observe/metrics.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { connectUpstream, type UpstreamLink, type UpstreamOptions } from './upstream.js';
+import { SubscriptionLedger } from '../policy/subscriptions.js';
 import { Session } from './session.js';
 import { XmppStream } from './stream.js';
 
@@ -43,6 +44,8 @@ export interface ListenerOptions {
   upstream?: Pick<UpstreamOptions, 'retryDelaysMs' | 'timeoutMs'>;
   /** From TCP accept to a verified handshake (default 10 s). */
   handshakeTimeoutMs?: number;
+  /** Told when a component comes online (true) and when its session ends (false): the status page. */
+  onPresence?: (component: string, online: boolean) => void;
 }
 
 export function parserLimits(policy: LoadedPolicy): ParserLimits {
@@ -56,6 +59,8 @@ export class Listener {
   #active = new Map<string, { session?: Session; abort: AbortController }>();
   #sockets = new Set<Socket>();
   #metrics: Metrics;
+  /** Per component: the subscriptions privguard has seen, kept across its reconnects (the server keeps them too). */
+  #subscriptions = new Map<string, SubscriptionLedger>();
 
   constructor(opts: ListenerOptions) {
     this.#opts = opts;
@@ -195,6 +200,12 @@ export class Listener {
     });
   }
 
+  #subscriptionsOf(name: string): SubscriptionLedger {
+    let ledger = this.#subscriptions.get(name);
+    if (!ledger) this.#subscriptions.set(name, (ledger = new SubscriptionLedger()));
+    return ledger;
+  }
+
   async #goOnline(component: ComponentConfig, stream: XmppStream, queued: Element[], abort: AbortController): Promise<void> {
     const policy = this.#opts.policy();
     const { log } = this.#opts;
@@ -237,12 +248,15 @@ export class Listener {
       log,
       audit: this.#opts.audit,
       metrics: this.#metrics,
+      subscriptions: this.#subscriptionsOf(component.name),
       onClosed: () => {
         this.#metrics.componentConnected(-1);
+        this.#opts.onPresence?.(component.name, false);
         if (this.#active.get(component.name)?.session === session) this.#active.delete(component.name);
       },
     });
     this.#metrics.componentConnected(1);
+    this.#opts.onPresence?.(component.name, true);
     this.#active.set(component.name, { session, abort });
     stream.write(HANDSHAKE_OK);
     log.info({ component: component.name, upstream: `${host}:${port}` }, `component ${component.name} online`);

@@ -21,7 +21,7 @@ export interface PendingOptions<V> {
 }
 
 export class PendingTable<V> {
-  #entries = new Map<string, { value: V; timer: NodeJS.Timeout }>();
+  #entries = new Map<string, { value: V; timer: NodeJS.Timeout; at: number }>();
   #expired = new Map<string, V>();
   #closed = new Set<string>();
   #opts: PendingOptions<V>;
@@ -36,6 +36,13 @@ export class PendingTable<V> {
 
   get full(): boolean {
     return this.#entries.size >= this.#opts.max;
+  }
+
+  /** When the oldest entry still waiting was added (ms since the epoch), for the status page. */
+  oldestAt(): number | undefined {
+    // A Map iterates in insertion order: the first entry waited longest.
+    for (const e of this.#entries.values()) return e.at;
+    return undefined;
   }
 
   has(key: string): boolean {
@@ -65,7 +72,7 @@ export class PendingTable<V> {
       this.#opts.onTimeout(key, value);
     }, this.#opts.timeoutMs);
     timer.unref();
-    this.#entries.set(key, { value, timer });
+    this.#entries.set(key, { value, timer, at: Date.now() });
     this.#expired.delete(key);
     this.#closed.delete(key);
     return true;

@@ -27,6 +27,7 @@ import { decideOutbound } from '../policy/outbound.js';
 import { framedInboundPasses, framedOutboundPasses } from '../policy/framed.js';
 import type { FramedStanza } from '../protocol/frame.js';
 import { verdictText, type DelegatedIqTrack, type Verdict } from '../policy/verdict.js';
+import { changesFromServer, changesToServer, SubscriptionLedger } from '../policy/subscriptions.js';
 import { wrappedError } from '../protocol/delegation.js';
 import { parseJid } from '../protocol/jid.js';
 import { detectVersions, translate, type Versions } from '../protocol/translate.js';
@@ -37,6 +38,7 @@ import { noMetrics, type Metrics } from '../observe/metrics.js';
 import { PendingTable } from './pending.js';
 import { TokenBucket } from './ratelimit.js';
 import type { XmppStream } from './stream.js';
+import type { LiveLink } from '../status/collect.js';
 
 export interface SessionOptions {
   component: ComponentConfig;
@@ -51,6 +53,8 @@ export interface SessionOptions {
   log: Logger;
   audit: AuditSink;
   metrics?: Metrics;
+  /** Subscriptions seen for this component so far (kept across its reconnects by the listener). */
+  subscriptions?: SubscriptionLedger;
   onClosed: () => void;
 }
 
@@ -125,6 +129,8 @@ export class Session {
   #serverAdvertisements = new Map<string, { adv: Advertisement; id: string | undefined }>();
   /** Presences sent to the component lately (ejabberd 23.01 forwards each twice). */
   #recentPresence = new Map<string, number>();
+  #subscriptions: SubscriptionLedger;
+  #isManaged = (domain: string): boolean => this.#compiled.privileges.has(domain);
 
   constructor(opts: SessionOptions) {
     this.component = opts.component;
@@ -136,6 +142,7 @@ export class Session {
     this.#audit = opts.audit;
     this.#onClosed = opts.onClosed;
     this.#metrics = opts.metrics ?? noMetrics();
+    this.#subscriptions = opts.subscriptions ?? new SubscriptionLedger();
     const rate = opts.component.policy.rate;
     if (rate) this.#bucket = new TokenBucket(rate.per_second, rate.burst);
     this.#pending = new PendingTable({
@@ -215,6 +222,27 @@ export class Session {
       pendingPrivileged: this.#pending.size,
       pendingDelegated: this.#delegPending.size,
       advertised: [...this.#grants.keys()],
+    };
+  }
+
+  /** What the status page shows of this link, read when the page is asked for. */
+  statusView(): LiveLink {
+    const advertised = new Map([...this.#serverAdvertisements].map(([d, a]) => [d, a.adv.grant] as const));
+    return {
+      view: {
+        compiled: this.#compiled,
+        policy: this.component.policy,
+        advertised,
+        grants: this.#grants,
+        delegations: this.#delegations,
+        serverVersions: (d) => this.#serverVersions.get(d) ?? {},
+        componentVersions: (d) => this.#componentVersions(d),
+      },
+      heldBack: this.#client.pausedFor.includes('rate'),
+      pending: {
+        privileged: { count: this.#pending.size, oldestAt: this.#pending.oldestAt() },
+        delegated: { count: this.#delegPending.size, oldestAt: this.#delegPending.oldestAt() },
+      },
     };
   }
 
@@ -356,6 +384,7 @@ export class Session {
           return;
         }
         if (v.audit) this.#record(v, el, 'allowed');
+        this.#subscriptions.apply(changesToServer(el));
         this.#metrics.stanza('to_server', el.name);
         this.#relay(this.#server, this.#client, serialize(el));
         return;
@@ -363,6 +392,7 @@ export class Session {
       case 'drop':
         if (this.#mode === 'report') {
           this.#record(v, el, 'would_deny');
+          this.#subscriptions.apply(changesToServer(el));
           this.#metrics.stanza('to_server', el.name);
           this.#relay(this.#server, this.#client, serialize(el));
           return;
@@ -410,6 +440,7 @@ export class Session {
         if (adv) this.#serverAdvertisements.set(seen.domain, { adv, id: el.attrs.id as string | undefined });
       }
     }
+    this.#subscriptions.apply(changesFromServer(el, this.#isManaged));
     const t0 = this.#metrics.enabled ? process.hrtime.bigint() : 0n;
     const verdict = decideInbound(
       {
@@ -420,6 +451,7 @@ export class Session {
         delegations: this.#delegations,
         isDelegationPending: (id) => this.#delegPending.has(id),
         delegationPendingFull: this.#delegPending.full,
+        subscriptions: this.#subscriptions,
       },
       el,
     );

@@ -41,12 +41,17 @@ describe('reload on a change of the policy file', () => {
     const failed = await waitFor('reload failure logged', () => log.lines.find((l) => l.msg.startsWith('policy reload failed')), 5000);
     expect(failed.msg).toContain('mode (3:7): "strict" is not one of enforce, report');
     expect(sidecar.policy.policy.mode).toBe('enforce');
+    const before = sidecar.status().policy;
+    expect(before.last_reload).toMatchObject({ ok: false, errors: [{ path: 'mode', line: 3, column: 7 }] });
 
     // written elsewhere and renamed into place, as editors and config managers do
     writeFileSync(join(dir, 'next.yaml'), policy(listen, fake.port, 'mode: report'));
     renameSync(join(dir, 'next.yaml'), file);
     await waitFor('reloaded', () => (sidecar!.policy.policy.mode === 'report' ? true : undefined), 5000);
     expect(log.lines.some((l) => l.msg === 'policy reloaded')).toBe(true);
+    const after = sidecar.status().policy;
+    expect(after).toMatchObject({ mode: 'report', last_reload: { ok: true, errors: [] } });
+    expect(after.revision).not.toBe(before.revision);
   });
 });
 
@@ -70,6 +75,13 @@ describe('metrics, /healthz, /readyz', () => {
     expect(text).toMatch(/privguard_stanzas_total\{direction="to_server",kind="message"\} 1/);
     expect(text).toMatch(/privguard_decisions_total\{mode="enforce",action="reject",verdict="denied",reason="invalid_from"\} 1/);
     expect(text).toMatch(/privguard_components_connected 0/);
+
+    // The status page on the same listener: the component came and went, its spoofed stanza is the last denial.
+    const status = (await (await fetch(`${base}/status.json`)).json()) as ReturnType<Sidecar['status']>;
+    expect(status.components[0]).toMatchObject({ name: 'a.example.org', connected: false, reconnects: 0 });
+    expect(status.components[0]!.since).not.toBeNull();
+    expect(status.denials[0]).toMatchObject({ component: 'a.example.org', verdict: 'denied', action: 'stanza.message', reason: 'invalid_from' });
+    expect(await (await fetch(`${base}/`)).text()).toContain('invalid_from');
 
     await fake.stop();
     fake = undefined;
