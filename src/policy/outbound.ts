@@ -85,7 +85,7 @@ export function decideOutbound(ctx: OutboundContext, el: Element): Verdict {
   const type = el.attrs.type as string | undefined;
   // Messages and presences without a privilege or delegation element are nobody's business here.
   if (el.name !== 'iq' && !hasProtocolChild(el)) return pass(`<${el.name}>`);
-  const replies = { pending: ctx.delegationPending, wasPending: ctx.delegationClosed };
+  const replies = { pending: ctx.delegationPending, wasPending: ctx.delegationClosed, component: ctx.component.name };
   if (el.name === 'iq' && (type === 'result' || type === 'error') && isDelegationReply(replies, el)) {
     return decideDelegationReply(replies, el);
   }

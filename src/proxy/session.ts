@@ -390,7 +390,7 @@ export class Session {
         return;
       case 'reject':
       case 'drop':
-        if (this.#mode === 'report') {
+        if (this.#mode === 'report' && !(v.action === 'reject' && v.enforced)) {
           this.#record(v, el, 'would_deny');
           this.#subscriptions.apply(changesToServer(el));
           this.#metrics.stanza('to_server', el.name);
