@@ -57,6 +57,12 @@ export interface ParserHandlers {
 export interface ParserLimits {
   maxStanzaBytes: number;
   maxDepth: number;
+  /**
+   * Reading the server's stream: tolerate a reserved namespace declared as the
+   * default one. Prosody writes a user's `<xml:x/>` that way; refusing it would
+   * let any user end the component's session. A component gets it refused.
+   */
+  serverStream?: boolean;
 }
 
 /** After this many stanzas in a row took the full path anyway, the next FRAME_SKIPS go there without a fast-path attempt. */
@@ -93,7 +99,7 @@ export class StreamParser {
   constructor(handlers: ParserHandlers, limits: ParserLimits) {
     this.#handlers = handlers;
     this.#limits = limits;
-    this.#tree = new ElementTree(limits.maxDepth);
+    this.#tree = new ElementTree(limits.maxDepth, limits.serverStream === true);
   }
 
   get failed(): ParseFailure | undefined {

@@ -53,9 +53,11 @@ export class ElementTree {
    */
   #streamElement: Element | undefined;
   readonly #maxDepth: number;
+  readonly #serverStream: boolean;
 
-  constructor(maxDepth: number) {
+  constructor(maxDepth: number, serverStream = false) {
     this.#maxDepth = maxDepth;
+    this.#serverStream = serverStream;
   }
 
   /** Open elements, the stream root included (0 before the header, 1 between stanzas). */
@@ -123,7 +125,7 @@ export class ElementTree {
           declaresDefault = true;
           defaultNs = values[a]!;
           // XML Namespaces §3: neither reserved namespace may be the default one.
-          if (defaultNs === NS.xml || defaultNs === NS.xmlns) throw new XmlFail('not-well-formed', 'a reserved namespace declared as the default one');
+          if ((defaultNs === NS.xml || defaultNs === NS.xmlns) && !this.#serverStream) throw new XmlFail('not-well-formed', 'a reserved namespace declared as the default one');
         }
         continue;
       }

@@ -50,6 +50,13 @@ describe('the xml namespace', () => {
     expect(parse(["<message to='a@b' from='c.example.org'><x xmlns='http://www.w3.org/XML/1998/namespace'/></message>"]).failure?.condition).toBe('not-well-formed');
     expect(parse(["<message to='a@b' from='c.example.org'><x xmlns='http://www.w3.org/2000/xmlns/'/></message>"]).failure?.condition).toBe('not-well-formed');
   });
+  it("tolerates a reserved default namespace on the server's stream (Prosody writes a user's <xml:x/> so)", () => {
+    const out: Element[] = [];
+    const p = new StreamParser({ onHeader: () => {}, onStanza: (el) => void out.push(el), onEnd: () => {} }, { maxStanzaBytes: 10_000, maxDepth: 32, serverStream: true });
+    p.write(HEADER);
+    expect(p.write("<message to='c.example.org' from='a@b'><x xmlns='http://www.w3.org/XML/1998/namespace'/></message>")).toBeUndefined();
+    expect(out).toHaveLength(1);
+  });
   it('keeps xml: attributes as they are, without a declaration', () => {
     const r = parse(["<message to='a@b' from='c.example.org' xml:lang='en'><body xmlns:xml='http://www.w3.org/XML/1998/namespace' xml:lang='de'>x</body></message>"]);
     expect(r.failure).toBeUndefined();
