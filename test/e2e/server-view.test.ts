@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { COMPONENT_SECRET, connectUser, RawComponent, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
+import { waitFor } from './harness/wait.js';
 
 const DELEG = 'urn:xmpp:delegation:2';
 const MAM = 'urn:xmpp:mam:2';
@@ -45,6 +46,8 @@ afterAll(async () => {
 });
 
 async function component(): Promise<RawComponent> {
+  // The previous connection's session must be gone, or the newcomer gets conflict.
+  await waitFor('no session left', () => (stack.sidecar.online().includes(COMPONENT) ? undefined : true), 10_000);
   const raw = await RawComponent.open(stack.port, COMPONENT);
   stack.sockets.push(raw.socket);
   await raw.waitFor((el) => el.name === 'message' && el.getChild('delegation', DELEG) !== undefined, 'delegation advertisement');
@@ -75,6 +78,10 @@ describe('delegation replies in every shape: alice gets exactly one answer (real
   let raw: RawComponent;
   beforeAll(async () => {
     raw = await component();
+  });
+  afterAll(async () => {
+    raw.write('</stream:stream>');
+    await raw.closed;
   });
 
   /** Reply to `id` with `body` inside the inner iq; `shape` bends the wrappers. */
