@@ -3,8 +3,7 @@
  * privilege is considered (XEP-0114 §3, reference/specs.md §1.3): `from` is the
  * component's own domain or a JID under it, `to` is present and a valid JID.
  * Both servers close the stream with `invalid-from` on a bad `from`; privguard
- * does the same, so a component cannot tell it apart from the server. Its
- * domainpart must be the component's name exactly, as Prosody compares it.
+ * does the same, so a component cannot tell it apart from the server.
  */
 import type { Element } from '@xmpp/xml';
 import type { TopLevel } from '../protocol/classify.js';
@@ -30,13 +29,6 @@ export interface Addressed {
   attrs: Readonly<Record<string, unknown>>;
 }
 
-/** The domainpart of a JID as written (no case folding, no trailing-dot removal). */
-function rawDomain(jid: string): string {
-  const slash = jid.indexOf('/');
-  const bare = slash === -1 ? jid : jid.slice(0, slash);
-  return bare.slice(bare.indexOf('@') + 1);
-}
-
 export function checkAddressing(component: string, stanza: Addressed): Verdict {
   const subject = `<${stanza.name}>`;
   const from = stanza.attrs.from as string | undefined;
@@ -46,11 +38,6 @@ export function checkAddressing(component: string, stanza: Addressed): Verdict {
   const parsed = parseJid(from);
   if (!parsed.ok || parsed.jid.domain !== component) {
     return rejectStream('invalid_from', 'invalid-from', subject, `it must be ${component} or a JID under it`);
-  }
-  // The server compares the domainpart byte for byte (Prosody's mod_component):
-  // one that only folds to the component's name would close the upstream.
-  if (rawDomain(from) !== component) {
-    return rejectStream('inexact_from', 'invalid-from', subject, `its domain must be written exactly ${component}`);
   }
   const to = stanza.attrs.to as string | undefined;
   if (to === undefined) return rejectStream('missing_to', 'improper-addressing', subject);

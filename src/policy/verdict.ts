@@ -19,7 +19,6 @@ export const REASON_PHRASES = {
   ok: 'allowed',
   advertise: 'rewritten to the effective rights',
   invalid_from: 'has a "from" outside the component',
-  inexact_from: 'has a "from" whose domain is not written exactly as the component\'s name',
   missing_to: 'has no "to"',
   malformed_to: 'has a malformed "to"',
   unsupported_stanza_type: 'is not a stanza',
@@ -40,6 +39,9 @@ export const REASON_PHRASES = {
   duplicate_id: 'reuses the id of a pending request',
   timeout: 'got no answer in time',
   component_gone: 'was left unanswered by a component that went away',
+  server_gone: 'got no answer: the connection to the XMPP server went away',
+  shutdown: 'got no answer: privguard is shutting down',
+  policy_removed: 'got no answer: the component was removed from the policy',
   delegation_removed: 'lost its delegation when the policy was reloaded',
   unmatched_response: 'answers no pending request',
   forged_advertisement: 'is not from a server domain',
@@ -55,6 +57,7 @@ export const REASON_PHRASES = {
   reply_shape: 'is in a shape the server would discard without answering the user',
   misplaced_delegation: 'carries a delegation element where none may be',
   nothing_delegated: 'delegates nothing this component may have',
+  non_canonical_jid: 'names a JID that is not in the form the server prepares it to',
 } as const;
 export type Reason = keyof typeof REASON_PHRASES;
 

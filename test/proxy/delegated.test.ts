@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawComponent } from '../e2e/harness/stack.js';
-import { startFakeStack, type FakeStack } from '../e2e/harness/fake-stack.js';
-import { waitFor } from '../e2e/harness/wait.js';
+import { RawComponent } from '../support/component.js';
+import { startFakeStack, type FakeStack } from '../support/fake-stack.js';
+import { waitFor } from '../support/wait.js';
 
 const MAM = 'urn:xmpp:mam:2';
 const ADV = `<message from='example.org' to='a.example.org'><delegation xmlns='urn:xmpp:delegation:2'><delegated namespace='${MAM}'/></delegation></message>`;
@@ -74,8 +74,6 @@ describe('input the server would refuse with a stream error (issue 11 item 3)', 
   it.each([
     ['a name libexpat refuses', "<message from='a.example.org' to='example.org' \uFF49\uFF44='1'/>", 'not-well-formed'],
     ['an element in the xml namespace', "<message from='a.example.org' to='example.org'><xml:x/></message>", 'policy-violation'],
-    ['a from that only folds to the component', "<message from='A.example.org' to='example.org'/>", 'invalid-from'],
-    ['a from with a trailing dot', "<message from='a.example.org.' to='example.org'/>", 'invalid-from'],
   ])('%s: pending IQs are answered, nothing is forwarded', async (_what, input, condition) => {
     const { raw, conn } = await online();
     conn.send(delegated('P1'));

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Element } from '@xmpp/xml';
 import { checkAddressing, checkComponentElement } from '../../../src/policy/addressing.js';
 import { classifyTopLevel } from '../../../src/protocol/classify.js';
-import { StreamParser } from '../../../src/protocol/parser.js';
+import { parseStanza } from '../../support/stanzas.js';
 
-const HEADER = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>";
-
-function stanza(xml: string): Element {
-  let el: Element | undefined;
-  const p = new StreamParser({ onHeader: () => {}, onStanza: (e) => (el = e), onEnd: () => {} }, { maxStanzaBytes: 65536, maxDepth: 64 });
-  const f = p.write(HEADER + xml);
-  if (f || !el) throw new Error(`fixture did not parse: ${f?.text}`);
-  return el;
-}
+const stanza = parseStanza;
 
 const C = 'pubsub.example.org';
 
@@ -20,7 +11,7 @@ describe('checkAddressing (XEP-0114 §3)', () => {
   it.each([
     `<message from='pubsub.example.org' to='alice@example.org'/>`,
     `<message from='bot@pubsub.example.org/res' to='example.org'/>`,
-    `<iq from='Bot@pubsub.example.org' to='alice@example.org' type='get' id='1'/>`,
+    `<iq from='PubSub.Example.ORG' to='alice@example.org' type='get' id='1'/>`,
     `<presence from='pubsub.example.org/x' to='alice@example.org'/>`,
   ])('passes %s', (xml) => {
     expect(checkAddressing(C, stanza(xml))).toMatchObject({ action: 'pass', reason: 'ok', rule: null });
@@ -32,8 +23,6 @@ describe('checkAddressing (XEP-0114 §3)', () => {
     [`<message from='example.org' to='bob@example.org'/>`, 'invalid_from', 'invalid-from'],
     [`<message from='evil.pubsub.example.org' to='bob@example.org'/>`, 'invalid_from', 'invalid-from'],
     [`<message from='@pubsub.example.org' to='bob@example.org'/>`, 'invalid_from', 'invalid-from'],
-    [`<iq from='PubSub.Example.ORG' to='alice@example.org' type='get' id='1'/>`, 'inexact_from', 'invalid-from'],
-    [`<message from='pubsub.example.org.' to='bob@example.org'/>`, 'inexact_from', 'invalid-from'],
     [`<message from='pubsub.example.org'/>`, 'missing_to', 'improper-addressing'],
     [`<message from='pubsub.example.org' to='a b@example.org'/>`, 'malformed_to', 'improper-addressing'],
   ])('rejects %s (%s)', (xml, reason, condition) => {
