@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { watchPolicyFile, type PolicyWatch } from '../../src/config/watch.js';
-import { freePorts } from '../e2e/harness/ports.js';
-import { waitFor } from '../e2e/harness/wait.js';
+import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 import { startCli, type RunningCli } from './cli-process.js';
 
 /** A ConfigMap volume with one key, policy.yaml. */
@@ -113,7 +113,7 @@ describe('privguard run on a ConfigMap volume (the real executable)', () => {
       await waitFor(`reload ${i + 1}`, async () => ((await reloads()) > i ? true : undefined), 15_000).catch((e: Error) => {
         throw new Error(`${e.message}; privguard's log:\n${running!.err}`);
       });
-      await running.waitErr(`reload ${i + 1} logged`, /"msg":"policy reloaded"/);
+      await waitFor(`reload ${i + 1} logged`, () => (reloadRevisions().length > i ? true : undefined), 15_000);
     }
     expect(await reloads()).toBe(2);
     expect(reloadRevisions()).toEqual(versions.map(sha256));
