@@ -19,6 +19,7 @@ import { PolicyError, PrivguardError } from './errors.js';
 import { explainStanzas, formatExplanation } from './explain.js';
 import { importEjabberd } from './importer/ejabberd.js';
 import { importProsody } from './importer/prosody.js';
+import { runTestFiles } from './policytest/command.js';
 import { createLogger } from './observe/log.js';
 import { startSidecar, type Sidecar } from './index.js';
 
@@ -99,6 +100,15 @@ export function buildProgram(io: Io = stdio): Command {
       } catch (e) {
         process.exitCode = reportError(e, io);
       }
+    });
+
+  program
+    .command('test')
+    .description('run policy tests: each case a stanza, the server grant and the expected decision (exit 0 all pass, 1 a failure or an invalid file)')
+    .option('-c, --config <file>', 'policy file (YAML); default: NAME.yaml beside NAME.tests.yaml, then $PRIVGUARD_CONFIG')
+    .argument('<tests...>', 'tests files (YAML lists of cases)')
+    .action((files: string[], opts: { config?: string }) => {
+      process.exitCode = runTestFiles(files, opts.config, io);
     });
 
   program

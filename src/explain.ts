@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Element } from '@xmpp/xml';
-import { loadPolicyFile } from './config/load.js';
+import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
 import { PrivguardError } from './errors.js';
 import { checkComponentElement } from './policy/addressing.js';
 import { compilePolicy } from './policy/compile.js';
@@ -19,6 +19,7 @@ import { classifyTopLevel } from './protocol/classify.js';
 import { normaliseDomain, parseJid } from './protocol/jid.js';
 import { StreamParser } from './protocol/parser.js';
 import { parseAdvertisement } from './protocol/privilege.js';
+import type { PrivilegeVersion } from './protocol/ns.js';
 import { serialize } from './protocol/serialize.js';
 
 export type Direction = 'to-server' | 'to-component';
@@ -47,6 +48,11 @@ export function readStanzas(file: string): Element[] {
   } catch (e) {
     throw new PrivguardError('PG_STREAM_ERROR', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  return parseStanzaText(text, file);
+}
+
+/** Stanzas from XML text, parsed as privguard parses a component stream; `where` names the source in errors. */
+export function parseStanzaText(text: string, where: string): Element[] {
   const out: Element[] = [];
   const parser = new StreamParser(
     { onHeader: () => {}, onStanza: (el) => void out.push(el), onEnd: () => {} },
@@ -56,24 +62,48 @@ export function readStanzas(file: string): Element[] {
   const failure = parser.write(
     `<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>${body}`,
   );
-  if (failure) throw new PrivguardError('PG_STREAM_ERROR', `${file}: ${failure.condition}: ${failure.text}`);
-  if (out.length === 0) throw new PrivguardError('PG_STREAM_ERROR', `${file}: no stanza found`);
+  if (failure) throw new PrivguardError('PG_STREAM_ERROR', `${where}: ${failure.condition}: ${failure.text}`);
+  if (out.length === 0) throw new PrivguardError('PG_STREAM_ERROR', `${where}: no stanza found`);
   return out;
 }
 
 export function explainStanzas(opts: ExplainOptions): Explanation[] {
-  const loaded = loadPolicyFile(opts.policyFile);
-  const compiled = compilePolicy(loaded);
-  const name = normaliseDomain(opts.component);
+  return explainElements({
+    policy: loadPolicyFile(opts.policyFile),
+    component: opts.component,
+    direction: opts.direction,
+    stanzas: readStanzas(opts.stanzaFile),
+    ...(opts.advertisedFile ? { advertised: readStanzas(opts.advertisedFile) } : {}),
+    ...(opts.pendingFile ? { pending: readStanzas(opts.pendingFile) } : {}),
+  });
+}
+
+/** What `explain` and `privguard test` decide on: parsed stanzas instead of files. */
+export interface ExplainInput {
+  policy: LoadedPolicy;
+  component: string;
+  direction: Direction;
+  stanzas: readonly Element[];
+  /** The server's advertisements; absent: the server grants what the policy grants. */
+  advertised?: readonly Element[];
+  /** With no advertisements: the privilege namespace version the server is assumed to speak (default 2). */
+  version?: PrivilegeVersion;
+  /** Delegated requests privguard forwarded earlier. */
+  pending?: readonly Element[];
+}
+
+export function explainElements(input: ExplainInput): Explanation[] {
+  const compiled = compilePolicy(input.policy);
+  const name = normaliseDomain(input.component);
   const component = name === undefined ? undefined : compiled.components.get(name);
   if (!component) {
     const known = [...compiled.components.keys()].join(', ');
-    throw new PrivguardError('PG_POLICY_INVALID', `${opts.component} is not a component of ${opts.policyFile} (it has: ${known})`);
+    throw new PrivguardError('PG_POLICY_INVALID', `${input.component} is not a component of ${input.policy.file} (it has: ${known})`);
   }
   const grants = new Map<string, EffectiveGrant>();
   const delegations = new Map<string, Map<string, readonly string[]>>();
-  if (opts.advertisedFile) {
-    for (const el of readStanzas(opts.advertisedFile)) {
+  if (input.advertised) {
+    for (const el of input.advertised) {
       const from = parseJid((el.attrs.from as string | undefined) ?? '');
       if (!from.ok) continue;
       const adv = parseAdvertisement(el);
@@ -86,7 +116,7 @@ export function explainStanzas(opts: ExplainOptions): Explanation[] {
       }
     }
   } else {
-    for (const [domain, p] of component.privileges) grants.set(domain, effectiveGrant(domain, assumedAdvertisement(p), p).grant);
+    for (const [domain, p] of component.privileges) grants.set(domain, effectiveGrant(domain, assumedAdvertisement(p, input.version), p).grant);
     for (const [domain, byNs] of component.delegations) delegations.set(domain, new Map([...byNs].map(([ns, d]) => [ns, d.attributes])));
   }
   const inbound = (el: Element) =>
@@ -95,16 +125,14 @@ export function explainStanzas(opts: ExplainOptions): Explanation[] {
       el,
     );
   const pending = new Map<string, DelegatedIqTrack>();
-  if (opts.pendingFile) {
-    for (const el of readStanzas(opts.pendingFile)) {
-      const v = inbound(el);
-      const t = v.action === 'pass' || v.action === 'reject' ? v.track : undefined;
-      if (t?.kind === 'delegated_iq') pending.set(t.id, t);
-    }
+  for (const el of input.pending ?? []) {
+    const v = inbound(el);
+    const t = v.action === 'pass' || v.action === 'reject' ? v.track : undefined;
+    if (t?.kind === 'delegated_iq') pending.set(t.id, t);
   }
-  return readStanzas(opts.stanzaFile).map((el) => {
+  return input.stanzas.map((el) => {
     let verdict: Verdict;
-    if (opts.direction === 'to-server') {
+    if (input.direction === 'to-server') {
       const framing = checkComponentElement(component.name, classifyTopLevel(el), el);
       verdict =
         framing.action === 'reject'
