@@ -204,7 +204,7 @@ async function alone(port: number, sink: FakeServer, kind: 'plain' | 'privileged
 function decisionCost(size: number): number {
   const users = Array.from({ length: size }, (_, i) => `user${i}`);
   const nss = Array.from({ length: size }, (_, i) => `urn:bench:${i}`);
-  const text = `components:\n  pubsub.example.test:\n    secret: s\n    privileges:\n      example.test:\n        message: outgoing\n        iq: { ${[...nss, 'jabber:iq:private'].map((n) => `"${n}": get`).join(', ')} }\n        users: ${JSON.stringify([...users, 'alice', 'bot-*'])}\n        except_users: ["admin", "ops-*"]\n`;
+  const text = `components:\n  pubsub.example.test:\n    secret: s\n    upstream_secret: u\n    privileges:\n      example.test:\n        message: outgoing\n        iq: { ${[...nss, 'jabber:iq:private'].map((n) => `"${n}": get`).join(', ')} }\n        users: ${JSON.stringify([...users, 'alice', 'bot-*'])}\n        except_users: ["admin", "ops-*"]\n`;
   const component = compilePolicy(loadPolicyText(text, 'bench.yaml', {})).components.get('pubsub.example.test')!;
   const p = component.privileges.get('example.test')!;
   const grants = new Map([['example.test', effectiveGrant('example.test', assumedAdvertisement(p), p).grant]]);

@@ -14,7 +14,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { describePolicy } from './config/describe.js';
-import { loadPolicyFile } from './config/load.js';
+import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
 import { PolicyError, PrivguardError } from './errors.js';
 import { explainStanzas, formatExplanation } from './explain.js';
 import { importEjabberd } from './importer/ejabberd.js';
@@ -36,6 +36,10 @@ const stdio: Io = {
   out: (s) => process.stdout.write(`${s}\n`),
   err: (s) => process.stderr.write(`${s}\n`),
 };
+
+function reportWarnings(loaded: LoadedPolicy, io: Io): void {
+  for (const w of loaded.warnings) io.err(`privguard: warning: ${loaded.file}: ${w.path || '(root)'} (${w.line}:${w.column}): ${w.message}`);
+}
 
 function reportError(e: unknown, io: Io): number {
   if (e instanceof PolicyError) {
@@ -63,7 +67,9 @@ export function buildProgram(io: Io = stdio): Command {
     .requiredOption('-c, --config <file>', 'policy file (YAML)')
     .action((opts: { config: string }) => {
       try {
-        io.out(describePolicy(loadPolicyFile(opts.config)));
+        const loaded = loadPolicyFile(opts.config);
+        reportWarnings(loaded, io);
+        io.out(describePolicy(loaded));
         process.exitCode = EXIT.ok;
       } catch (e) {
         process.exitCode = reportError(e, io);

@@ -79,6 +79,10 @@ function reachable(host: string, port: number, timeoutMs = 1000): Promise<boolea
   });
 }
 
+function logWarnings(log: Logger, loaded: LoadedPolicy): void {
+  for (const w of loaded.warnings) log.warn({ file: loaded.file, path: w.path, line: w.line, column: w.column }, `policy warning: ${w.message}`);
+}
+
 /** Settings that a reload cannot change on a running process. */
 function restartOnly(before: LoadedPolicy, after: LoadedPolicy): string[] {
   const a = before.policy;
@@ -146,8 +150,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       throw e;
     }
   }
+  logWarnings(log, current.loaded);
   log.info(
-    { listen: `${address.address}:${address.port}`, upstream: `${first.upstream.host}:${first.upstream.port}`, metrics: metricsServer ? `${metricsServer.address.address}:${metricsServer.address.port}` : undefined },
+    { file: current.loaded.file, revision: current.loaded.revision, listen: `${address.address}:${address.port}`, upstream: `${first.upstream.host}:${first.upstream.port}`, metrics: metricsServer ? `${metricsServer.address.address}:${metricsServer.address.port}` : undefined },
     `privguard listening on ${address.address}:${address.port}`,
   );
 
@@ -171,7 +176,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     listener.applyPolicy(compiled);
     metrics.reload('ok');
     recorder.reloaded({ ok: true, file: loaded.file, revision: loaded.revision });
-    log.info({ file: loaded.file, components: [...loaded.components.keys()] }, 'policy reloaded');
+    logWarnings(log, loaded);
+    log.info({ file: loaded.file, revision: loaded.revision, components: [...loaded.components.keys()] }, 'policy reloaded');
     return { ok: true, policy: loaded };
   };
 

@@ -5,8 +5,7 @@
 import type { LoadedPolicy } from './load.js';
 import { PUBSUB_NAMESPACES, type SecretSource } from './schema.js';
 
-function secretOrigin(s: SecretSource | undefined): string {
-  if (s === undefined) return 'same as secret';
+function secretOrigin(s: SecretSource): string {
   if (typeof s === 'string') return 'inline';
   return 'env' in s ? `env ${s.env}` : `file ${s.file}`;
 }
@@ -34,7 +33,7 @@ const isPubsub = (ns: string) => (PUBSUB_NAMESPACES as readonly string[]).includ
 export function describePolicy(loaded: LoadedPolicy): string {
   const p = loaded.policy;
   const lines: string[] = [
-    `policy ${loaded.file}: OK`,
+    `policy ${loaded.file}: OK (revision ${loaded.revision.slice(0, 12)})`,
     `listen ${p.listen.host}:${p.listen.port} → upstream ${p.upstream.host}:${p.upstream.port}, mode ${p.mode}, audit ${p.audit.file}` +
       (p.metrics ? `, metrics ${p.metrics.host}:${p.metrics.port}` : ''),
     `limits: max_stanza_bytes ${p.limits.max_stanza_bytes}, pending_timeout_ms ${p.limits.pending_timeout_ms}, max_pending ${p.limits.max_pending}`,
@@ -43,7 +42,7 @@ export function describePolicy(loaded: LoadedPolicy): string {
   const rows: string[][] = [['component', 'domain', 'roster', 'push', 'message', 'presence', 'iq', 'users', 'delegations']];
   for (const c of loaded.components.values()) {
     const cp = c.policy;
-    lines.push(`component ${c.name}: secret ${secretOrigin(cp.secret)}, upstream secret ${secretOrigin(cp.upstream_secret)}`);
+    lines.push(`component ${c.name}: secret ${secretOrigin(cp.secret)}, upstream secret ${secretOrigin(cp.upstream_secret)}${cp.allow_shared_secret ? ' (allow_shared_secret)' : ''}`);
     const domains = new Set([...Object.keys(cp.privileges), ...Object.keys(cp.delegations)]);
     if (domains.size === 0) rows.push([c.name, '-', 'none', '-', 'none', 'none', '-', '-', '-']);
     for (const d of domains) {

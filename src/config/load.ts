@@ -2,10 +2,13 @@
  * Loads a policy file: YAML parsed with positions, validated against
  * config/schema.ts, secrets resolved from the environment or files. A broken
  * file yields every problem at once, each with its YAML path, line:column and
- * what is allowed. Secrets are kept out of every message.
+ * what is allowed. Secrets are kept out of every message. Secure defaults are
+ * checked here, on resolved values: no upstream_secret may equal a component's
+ * secret (unless allow_shared_secret), and literal secrets and files readable
+ * by every user become warnings.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
@@ -26,11 +29,13 @@ export interface ComponentConfig {
 
 export interface LoadedPolicy {
   file: string;
+  /** sha256 of the file's text (hex): which version of the file is in force. */
+  revision: string;
   policy: Policy;
   /** Keyed by normalised component name. */
   components: ReadonlyMap<string, ComponentConfig>;
-  /** The first 12 hex digits of the SHA-256 of the file's text: which revision is in force. */
-  revision: string;
+  /** Problems that do not stop privguard but that `check` and `run` report (shared or literal secrets, file modes). */
+  warnings: readonly PolicyIssue[];
 }
 
 type Path = readonly PropertyKey[];
@@ -49,8 +54,27 @@ export function loadPolicyFile(file: string, env: NodeJS.ProcessEnv = process.en
     const reason = e instanceof Error && 'code' in e ? String(e.code) : String(e);
     throw new PolicyError(file, [{ path: '', line: 0, column: 0, message: `cannot read the policy file (${reason})` }]);
   }
-  return loadPolicyText(text, file, env);
+  const loaded = loadPolicyText(text, file, env);
+  const mode = fileMode(file);
+  if (mode !== undefined && (mode & 0o004) !== 0) {
+    const warnings = [
+      { path: '', line: 0, column: 0, message: `the policy file is readable by every user (mode ${octal(mode)}); chmod o-r ${file}` },
+      ...loaded.warnings,
+    ];
+    return { ...loaded, warnings: Object.freeze(warnings) };
+  }
+  return loaded;
 }
+
+function fileMode(file: string): number | undefined {
+  try {
+    return statSync(file).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+}
+
+const octal = (mode: number) => `0${mode.toString(8).padStart(3, '0')}`;
 
 export function loadPolicyText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedPolicy {
   const lines = new LineCounter();
@@ -71,17 +95,57 @@ export function loadPolicyText(text: string, file: string, env: NodeJS.ProcessEn
   }
   const policy = parsed.data;
   const issues: PolicyIssue[] = [];
+  const warnings: PolicyIssue[] = [];
   const components = new Map<string, ComponentConfig>();
+  const resolved: { key: string; secret?: string; upstream?: string; allowShared: boolean }[] = [];
   for (const [key, comp] of Object.entries(policy.components)) {
-    const secret = resolveSecret(src, comp.secret, ['components', key, 'secret'], env, issues);
-    const upstreamSecret = comp.upstream_secret
-      ? resolveSecret(src, comp.upstream_secret, ['components', key, 'upstream_secret'], env, issues)
-      : secret;
+    const secret = resolveSecret(src, comp.secret, ['components', key, 'secret'], env, issues, warnings);
+    const upstreamSecret = resolveSecret(src, comp.upstream_secret, ['components', key, 'upstream_secret'], env, issues, warnings);
+    resolved.push({ key, secret, upstream: upstreamSecret, allowShared: comp.allow_shared_secret });
     const name = normaliseDomain(key)!; // validated by the schema
     components.set(name, { name, key, secret: secret ?? '', upstreamSecret: upstreamSecret ?? '', policy: comp });
   }
+  checkSharedSecrets(src, resolved, issues, warnings);
   if (issues.length > 0) throw new PolicyError(file, issues.sort(byPosition));
-  return { file, policy: deepFreeze(policy), components, revision: createHash('sha256').update(text).digest('hex').slice(0, 12) };
+  return {
+    file,
+    revision: createHash('sha256').update(text).digest('hex'),
+    policy: deepFreeze(policy),
+    components,
+    warnings: Object.freeze(warnings.sort(byPosition)),
+  };
+}
+
+/**
+ * A component that knows the server's secret for some component can connect
+ * to the server itself, and privguard is no longer in the path. So no
+ * upstream_secret may equal any component's secret, its own included.
+ */
+function checkSharedSecrets(
+  src: Source,
+  resolved: readonly { key: string; secret?: string; upstream?: string; allowShared: boolean }[],
+  issues: PolicyIssue[],
+  warnings: PolicyIssue[],
+): void {
+  for (const a of resolved) {
+    if (a.upstream === undefined) continue;
+    for (const b of resolved) {
+      if (b.secret === undefined || b.secret !== a.upstream) continue;
+      const path = ['components', a.key, 'upstream_secret'];
+      const whose = b === a ? 'the same as its secret' : `the same as the secret of component ${b.key}`;
+      if (a.allowShared) {
+        warnings.push(at(src, path, `upstream_secret is ${whose} (allowed by allow_shared_secret): that component can connect to the server without privguard`));
+      } else {
+        issues.push(
+          at(
+            src,
+            path,
+            `upstream_secret is ${whose}: that component could connect to the server without privguard; give the server a secret no component knows (or set allow_shared_secret: true)`,
+          ),
+        );
+      }
+    }
+  }
 }
 
 function resolveSecret(
@@ -90,8 +154,13 @@ function resolveSecret(
   path: Path,
   env: NodeJS.ProcessEnv,
   issues: PolicyIssue[],
+  warnings: PolicyIssue[],
 ): string | undefined {
-  if (typeof source === 'string') return source;
+  if (typeof source === 'string') {
+    const key = String(path[path.length - 1]);
+    warnings.push(at(src, path, `${key} is written in the policy file; keep it out with { env: NAME } or { file: PATH }`));
+    return source;
+  }
   if ('env' in source) {
     const value = env[source.env];
     if (value === undefined || value === '') {
@@ -106,6 +175,10 @@ function resolveSecret(
     if (value === '') {
       issues.push(at(src, [...path, 'file'], `secret file ${file} is empty`));
       return undefined;
+    }
+    const mode = fileMode(file);
+    if (mode !== undefined && (mode & 0o004) !== 0) {
+      warnings.push(at(src, [...path, 'file'], `secret file ${file} is readable by every user (mode ${octal(mode)}); chmod o-r ${file}`));
     }
     return value;
   } catch (e) {
@@ -192,6 +265,9 @@ function describeIssue(src: Source, issue: z.core.$ZodIssue): PolicyIssue[] {
       return [at(src, path, `${describeValue(value)} must be ${bound} ${String(limit)}${what}`, node)];
     }
     case 'invalid_union':
+      if (!exact && path[path.length - 1] === 'upstream_secret') {
+        return [at(src, path, 'missing required key "upstream_secret": the secret the XMPP server has for this component, which the component must not know ({ env: NAME }, { file: PATH } or a string)', node)];
+      }
       if (!exact) return [at(src, path, `missing required key "${String(path[path.length - 1])}" (${issue.message})`, node)];
       return [at(src, path, `${issue.message}, got ${describeValue(value)}`, node)];
     default:

@@ -164,8 +164,16 @@ function domainKeyed<T extends z.ZodType>(value: T, what: string) {
 }
 
 const Component = z.strictObject({
+  /** What the component authenticates with towards privguard. */
   secret: SecretSource,
-  upstream_secret: SecretSource.optional(),
+  /**
+   * What privguard authenticates with towards the server. Required and, once
+   * resolved, different from every component's `secret` (config/load.ts): a
+   * component that knew it could connect to the server directly, bypassing privguard.
+   */
+  upstream_secret: SecretSource,
+  /** Accept an upstream_secret equal to a component secret (a `check` warning instead of an error). */
+  allow_shared_secret: z.boolean().default(false),
   speaks: z.strictObject({ privilege: Version.default('auto'), delegation: Version.default('auto') }).default({
     privilege: 'auto',
     delegation: 'auto',

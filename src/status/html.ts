@@ -156,7 +156,7 @@ function policySection(s: Status): string {
       : `last reload ${time(r.at, s.generated_at)} <span class="badge down">failed</span>, the previous policy stays in force` +
         `<ul class="errors">${r.errors.map((e) => `<li><code>${h(p.file)}:${e.line}:${e.column}</code> ${h(e.path || '(root)')}: ${h(e.message)}</li>`).join('')}</ul>`;
   return (
-    `<section id="policy"><h2>Policy</h2><div class="facts"><span>file <code>${h(p.file)}</code></span><span>revision <code>${h(p.revision)}</code></span>` +
+    `<section id="policy"><h2>Policy</h2><div class="facts"><span>file <code>${h(p.file)}</code></span><span>revision <code title="${h(p.revision)}">${h(p.revision.slice(0, 12))}</code></span>` +
     `<span>loaded ${time(p.loaded_at, s.generated_at)}</span><span>mode <b>${p.mode}</b></span></div><div>${reload}</div></section>`
   );
 }

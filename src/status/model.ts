@@ -86,7 +86,7 @@ export const PolicyIssueSchema = z.strictObject({ path: z.string(), line: z.numb
 
 export const PolicyStatusSchema = z.strictObject({
   file: z.string(),
-  /** The first 12 hex digits of the SHA-256 of the file's text in force. */
+  /** The SHA-256 (hex) of the file's text in force (the page shows its first 12 digits). */
   revision: z.string(),
   loaded_at: z.string(),
   mode: z.enum(['enforce', 'report']),

@@ -56,6 +56,7 @@ const compiled = compilePolicy(
 components:
   pubsub.example.test:
     secret: s
+    upstream_secret: u
     delegations:
       example.test: { "${MAM}": { attributes: [node] } }
 `,
@@ -164,7 +165,7 @@ describe('a reload that removes a delegation', () => {
     server.handlers.onStanza(request(0, true));
     server.handlers.onStanza(request(1, true));
     expect(client.written.filter((w) => w.attrs.id === 'W0' || w.attrs.id === 'W1')).toHaveLength(2);
-    const without = compilePolicy(loadPolicyText('components:\n  pubsub.example.test: { secret: s }\n', 'p.yaml', {})).components.get('pubsub.example.test')!;
+    const without = compilePolicy(loadPolicyText('components:\n  pubsub.example.test: { secret: s, upstream_secret: u }\n', 'p.yaml', {})).components.get('pubsub.example.test')!;
     s.applyPolicy(without);
     for (const id of ['W0', 'W1']) {
       const answers = server.written.filter((w) => w.attrs.id === id);

@@ -35,18 +35,19 @@ describe('privguard check', () => {
   });
 
   it('exits 1 and prints every error with path and line:column', async () => {
-    const file = tempPolicy('mode: strict\ncomponents:\n  c.example.org:\n    secret: s\n    privileges:\n      example.org: { roster: read }\n');
+    const file = tempPolicy('mode: strict\ncomponents:\n  c.example.org:\n    secret: s\n    upstream_secret: u\n    privileges:\n      example.org: { roster: read }\n');
     const r = await run(['check', '-c', file]);
     expect(r.code).toBe(EXIT.failure);
     expect(r.err).toContain('the policy is invalid (2 errors)');
     expect(r.err).toContain(`${file}: mode (1:7): "strict" is not one of enforce, report`);
-    expect(r.err).toContain(`${file}: components.c.example.org.privileges.example.org.roster (6:30): "read" is not one of none, get, set, both`);
+    expect(r.err).toContain(`${file}: components.c.example.org.privileges.example.org.roster (7:30): "read" is not one of none, get, set, both`);
   });
 
   it('prints the content scopes of every component and domain, defaults included', async () => {
     const file = tempPolicy(`components:
   gw.example.org:
     secret: s
+    upstream_secret: u
     privileges:
       example.org:
         roster: both
@@ -73,6 +74,7 @@ describe('privguard explain', () => {
     tempPolicy(`components:
   pubsub.example.org:
     secret: s
+    upstream_secret: u
     privileges:
       example.org: { roster: get, presence: none, except_users: [admin] }
 `);
@@ -124,6 +126,7 @@ describe('privguard explain', () => {
     const pol = tempPolicy(`components:
   pubsub.example.org:
     secret: s
+    upstream_secret: u
     delegations:
       example.org: { "urn:xmpp:mam:2": { attributes: [node] } }
 `);
@@ -158,7 +161,7 @@ describe('privguard explain: content scopes', () => {
   it('names the scope rule that decided', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pg-ex-'));
     writeFileSync(join(dir, 'stanza.xml'), `<message from='gw.example.org' to='example.org' id='m1'><privilege xmlns='urn:xmpp:privilege:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='alice@example.org' to='bob@example.org' id='i1'/></forwarded></privilege></message>`);
-    const file = tempPolicy('components:\n  gw.example.org:\n    secret: s\n    privileges:\n      example.org: { message: outgoing, message_to: [component, self] }\n');
+    const file = tempPolicy('components:\n  gw.example.org:\n    secret: s\n    upstream_secret: u\n    privileges:\n      example.org: { message: outgoing, message_to: [component, self] }\n');
     const r = await run(['explain', '-c', file, '--component', 'gw.example.org', '--to-server', join(dir, 'stanza.xml')]);
     expect(r.out).toContain('reason:  out_of_scope');
     expect(r.out).toContain('rule:    components.gw.example.org.privileges.example.org.message_to = ["component","self"]');
@@ -204,7 +207,7 @@ describe('privguard run (a real process)', () => {
 
   it('listens, reloads on SIGHUP, then shuts down on SIGTERM with exit 0', async () => {
     const port = await freePort();
-    const file = tempPolicy(`listen: { port: ${port} }\nupstream: { port: ${await freePort()} }\naudit: { file: audit.jsonl }\ncomponents:\n  c.example.org: { secret: s }\n`);
+    const file = tempPolicy(`listen: { port: ${port} }\nupstream: { port: ${await freePort()} }\naudit: { file: audit.jsonl }\ncomponents:\n  c.example.org: { secret: s, upstream_secret: u }\n`);
     const io = start(file);
     // Deadlines are generous: under the full suite, tsx may start slowly while ejabberd boots.
     await waitFor('listening log line', () => (io.err.includes('privguard listening on 127.0.0.1:' + port) ? true : undefined), 30_000).catch((e: Error) => {
@@ -237,7 +240,7 @@ describe('privguard run (a real process)', () => {
     const port = await freePort();
     await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
     try {
-      const io = start(tempPolicy(`listen: { port: ${port} }\ncomponents:\n  c.example.org: { secret: s }\n`));
+      const io = start(tempPolicy(`listen: { port: ${port} }\ncomponents:\n  c.example.org: { secret: s, upstream_secret: u }\n`));
       await waitFor('exit', () => (io.code !== undefined ? true : undefined), 15_000);
       expect(io.code).toBe(1);
       expect(io.err).toContain(`PG_LISTEN_FAILED: cannot listen on 127.0.0.1:${port}`);

@@ -24,8 +24,8 @@ describe('deploy/kubernetes', () => {
   it('has a ConfigMap with a policy privguard accepts', () => {
     const policy = byKind('ConfigMap').data!['policy.yaml']!;
     expect(() => loadPolicyText(policy, 'configmap', { COMPONENT_SECRET: 'x' }).policy).toThrow(/upstream-secret/); // the file exists only in the Pod
-    const withoutFile = policy.replace(/ *upstream_secret: .*\n/, '');
-    expect(loadPolicyText(withoutFile, 'configmap', { COMPONENT_SECRET: 'x' }).policy.metrics).toEqual({ host: '0.0.0.0', port: 9464 });
+    const withoutFile = policy.replace(/upstream_secret: .*\n/, 'upstream_secret: { env: UPSTREAM_SECRET }\n');
+    expect(loadPolicyText(withoutFile, 'configmap', { COMPONENT_SECRET: 'x', UPSTREAM_SECRET: 'y' }).policy.metrics).toEqual({ host: '0.0.0.0', port: 9464 });
   });
 
   it('runs privguard as a sidecar of the component, probed on /readyz and /healthz, scraped by Prometheus', () => {

@@ -8,7 +8,7 @@ import { EXIT, main } from '../../src/cli.js';
 /** The env placeholders the import writes, filled in. */
 function load(yaml: string) {
   const env: NodeJS.ProcessEnv = {};
-  for (const m of yaml.matchAll(/\{ env: ([A-Z0-9_]+) \}/g)) env[m[1]!] = 'x';
+  for (const m of yaml.matchAll(/\{ env: ([A-Z0-9_]+) \}/g)) env[m[1]!] = `value of ${m[1]!}`; // all different: no secret is shared
   return loadPolicyText(yaml, 'imported.yaml', env).policy;
 }
 

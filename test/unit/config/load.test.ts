@@ -8,6 +8,7 @@ import { PolicyError, type PolicyIssue } from '../../../src/errors.js';
 const MINIMAL = `components:
   pubsub.example.org:
     secret: s
+    upstream_secret: u
 `;
 
 function issues(text: string, env: NodeJS.ProcessEnv = {}): PolicyIssue[] {
@@ -37,7 +38,8 @@ describe('loadPolicyText: valid files', () => {
     expect(policy.limits).toEqual({ max_stanza_bytes: 262144, pending_timeout_ms: 30000, max_pending: 1000 });
     const c = components.get('pubsub.example.org')!;
     expect(c.secret).toBe('s');
-    expect(c.upstreamSecret).toBe('s');
+    expect(c.upstreamSecret).toBe('u');
+    expect(c.policy.allow_shared_secret).toBe(false);
     expect(c.policy.speaks).toEqual({ privilege: 'auto', delegation: 'auto' });
   });
 
@@ -56,7 +58,7 @@ describe('loadPolicyText: valid files', () => {
   });
 
   it('normalises component names the way JIDs are compared', () => {
-    const { components } = loadPolicyText('components:\n  PubSub.Example.ORG:\n    secret: s\n', 'p.yaml', {});
+    const { components } = loadPolicyText('components:\n  PubSub.Example.ORG:\n    secret: s\n    upstream_secret: u\n', 'p.yaml', {});
     expect([...components.keys()]).toEqual(['pubsub.example.org']);
     expect(components.get('pubsub.example.org')!.key).toBe('PubSub.Example.ORG');
   });
@@ -83,7 +85,7 @@ describe('loadPolicyText: valid files', () => {
 describe('loadPolicyText: every error names path, line:column and what is allowed', () => {
   it('unknown key, positioned on the key, listing the allowed keys', () => {
     const i = only(`${MINIMAL}    privileges:\n      example.org:\n        rosterr: get\n`);
-    expect(i).toMatchObject({ path: 'components.pubsub.example.org.privileges.example.org.rosterr', line: 6, column: 9 });
+    expect(i).toMatchObject({ path: 'components.pubsub.example.org.privileges.example.org.rosterr', line: 7, column: 9 });
     expect(i.message).toContain('unknown key "rosterr"');
     expect(i.message).toContain('roster, roster_push, roster_subscription, message, message_to, presence, iq, users, except_users');
   });
@@ -92,7 +94,7 @@ describe('loadPolicyText: every error names path, line:column and what is allowe
     const i = only(`${MINIMAL}    privileges:\n      example.org:\n        roster: read\n`);
     expect(i).toEqual({
       path: 'components.pubsub.example.org.privileges.example.org.roster',
-      line: 6,
+      line: 7,
       column: 17,
       message: '"read" is not one of none, get, set, both',
     });
@@ -109,7 +111,7 @@ describe('loadPolicyText: every error names path, line:column and what is allowe
   });
 
   it('missing required key, positioned on its parent', () => {
-    const i = only('components:\n  pubsub.example.org:\n    speaks: { privilege: 2 }\n');
+    const i = only('components:\n  pubsub.example.org:\n    upstream_secret: u\n    speaks: { privilege: 2 }\n');
     expect(i).toMatchObject({ path: 'components.pubsub.example.org.secret', line: 3, column: 5 });
     expect(i.message).toContain('missing required key "secret"');
   });
@@ -119,18 +121,18 @@ describe('loadPolicyText: every error names path, line:column and what is allowe
   });
 
   it('a secret of the wrong shape says which shapes are allowed', () => {
-    const i = only('components:\n  c.example.org:\n    secret: { vault: x }\n');
+    const i = only('components:\n  c.example.org:\n    secret: { vault: x }\n    upstream_secret: u\n');
     expect(i.message).toContain('a non-empty string, { env: NAME } or { file: PATH }');
   });
 
   it('missing environment variable names it', () => {
-    const i = only('components:\n  c.example.org:\n    secret: { env: NOPE_SECRET }\n');
+    const i = only('components:\n  c.example.org:\n    secret: { env: NOPE_SECRET }\n    upstream_secret: u\n');
     expect(i).toMatchObject({ path: 'components.c.example.org.secret.env', line: 3, column: 20 });
     expect(i.message).toBe('environment variable NOPE_SECRET is not set (or empty)');
   });
 
   it('unreadable secret file names it', () => {
-    const i = only('components:\n  c.example.org:\n    secret: { file: /nonexistent/secret }\n');
+    const i = only('components:\n  c.example.org:\n    secret: { file: /nonexistent/secret }\n    upstream_secret: u\n');
     expect(i.message).toBe('cannot read secret file /nonexistent/secret (ENOENT)');
   });
 
@@ -158,7 +160,7 @@ describe('loadPolicyText: every error names path, line:column and what is allowe
   it('delegating urn:xmpp:delegation:* (XEP-0355 BR5)', () => {
     const i = only(`${MINIMAL}    delegations:\n      example.org:\n        "urn:xmpp:delegation:2": {}\n`);
     expect(i.message).toContain('may not be delegated');
-    expect(i.line).toBe(6);
+    expect(i.line).toBe(7);
   });
 
   it('accepts the special disco namespaces XEP-0355 §7.2.4/§7.2.5 define for delegation', () => {
@@ -168,11 +170,11 @@ describe('loadPolicyText: every error names path, line:column and what is allowe
   });
 
   it('a component name that is not a domain', () => {
-    expect(only('components:\n  "alice@example.org":\n    secret: s\n').message).toContain('is not a valid component name');
+    expect(only('components:\n  "alice@example.org":\n    secret: s\n    upstream_secret: u\n').message).toContain('is not a valid component name');
   });
 
   it('two component names that are the same domain once normalised', () => {
-    expect(only('components:\n  a.example.org: { secret: s }\n  A.Example.Org: { secret: s }\n').message).toContain(
+    expect(only('components:\n  a.example.org: { secret: s, upstream_secret: u }\n  A.Example.Org: { secret: s, upstream_secret: u }\n').message).toContain(
       'is the same domain as "a.example.org"',
     );
   });
@@ -192,7 +194,7 @@ describe('loadPolicyText: every error names path, line:column and what is allowe
   });
 
   it('duplicate YAML keys', () => {
-    expect(only('mode: report\nmode: enforce\ncomponents: { c.example.org: { secret: s } }\n').message).toMatch(/YAML syntax.*[Uu]nique|duplicate/i);
+    expect(only('mode: report\nmode: enforce\ncomponents: { c.example.org: { secret: s, upstream_secret: u } }\n').message).toMatch(/YAML syntax.*[Uu]nique|duplicate/i);
   });
 
   it('reports all errors of a broken file at once, in file order', () => {
@@ -202,11 +204,12 @@ bogus: 1
 components:
   pubsub.example.org:
     secret: { env: MISSING }
+    upstream_secret: u
     privileges:
       example.org: { roster: read, presence: roster, iq: { "urn:xmpp:privilege:2": both } }
     delegations:
       example.org: { "urn:xmpp:delegation:2": {} }
-  "bad domain": { secret: s }
+  "bad domain": { secret: s, upstream_secret: u }
 `);
     expect(found.map((i) => i.path)).toEqual([
       'listen.port',
@@ -223,7 +226,7 @@ components:
   });
 
   it('never puts a secret in a message', () => {
-    const found = issues('components:\n  c.example.org:\n    secret: topsecretvalue\n    bogus: 1\n');
+    const found = issues('components:\n  c.example.org:\n    secret: topsecretvalue\n    upstream_secret: topsecretvalue\n    bogus: 1\n');
     expect(JSON.stringify(found)).not.toContain('topsecretvalue');
   });
 

@@ -12,6 +12,7 @@ const PUBSUB = 'http://jabber.org/protocol/pubsub';
 const POLICY_DELEGATIONS = `components:
   pubsub.example.test:
     secret: s
+    upstream_secret: u
     delegations:
       example.test:
         "${MAM}": { attributes: [node] }

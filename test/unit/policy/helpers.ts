@@ -32,7 +32,7 @@ export const D = 'example.test';
 export const FULL_GRANT = `<message from='example.test' to='pubsub.example.test'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/><perm access='message' type='outgoing'/><perm access='presence' type='roster'/><perm access='iq'><namespace ns='jabber:iq:private' type='both'/><namespace ns='vcard-temp' type='both'/><namespace ns='http://jabber.org/protocol/pubsub' type='both'/></perm></privilege></message>`;
 
 export function compiled(privileges: string): CompiledComponent {
-  const text = `components:\n  ${C}:\n    secret: s\n    privileges:\n${privileges
+  const text = `components:\n  ${C}:\n    secret: s\n    upstream_secret: u\n    privileges:\n${privileges
     .split('\n')
     .map((l) => `      ${l}`)
     .join('\n')}\n`;

@@ -115,7 +115,7 @@ describe('JID scopes: entries and JIDs are compared prepared', () => {
 });
 
 describe('roster_subscription in the policy file', () => {
-  const base = `components:\n  gw.example.org:\n    secret: s\n    privileges:\n      example.org:\n        roster: both\n`;
+  const base = `components:\n  gw.example.org:\n    secret: s\n    upstream_secret: u\n    privileges:\n      example.org:\n        roster: both\n`;
 
   it('defaults to nothing', () => {
     const { policy } = loadPolicyText(base, 'p.yaml', {});

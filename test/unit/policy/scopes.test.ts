@@ -35,7 +35,7 @@ const privIq = (type: 'get' | 'set', payload: string, innerTo?: string, user = '
 const publish = (node: string, extra = '') => `<pubsub xmlns='${PUBSUB}'><publish node='${node}'><item id='current'><x xmlns='urn:example'/></item></publish>${extra}</pubsub>`;
 
 describe('schema: the keys this issue adds', () => {
-  const base = 'components:\n  pubsub.example.org:\n    secret: s\n    privileges:\n      example.org:\n';
+  const base = 'components:\n  pubsub.example.org:\n    secret: s\n    upstream_secret: u\n    privileges:\n      example.org:\n';
   const load = (body: string) => loadPolicyText(base + body, 'p.yaml', {});
   const issues = (body: string) => {
     try {

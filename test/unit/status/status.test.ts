@@ -15,6 +15,7 @@ const POLICY = `
 components:
   gw.example.test:
     secret: s
+    upstream_secret: u
     rate: { per_second: 10, burst: 20 }
     privileges:
       example.test:
@@ -31,6 +32,7 @@ components:
         "urn:xmpp:mam:2": { attributes: [node] }
   other.example.test:
     secret: t
+    upstream_secret: v
 `;
 
 // The server grants roster both, no message, presence roster, pubsub set only, vcard-temp both.
@@ -134,7 +136,7 @@ describe('status data', () => {
 
   it('the revision is the hash of the text: another text, another revision', () => {
     const a = loadPolicyText(POLICY, 'p.yaml', {}).revision;
-    expect(a).toMatch(/^[0-9a-f]{12}$/);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
     expect(loadPolicyText(POLICY, 'q.yaml', {}).revision).toBe(a);
     expect(loadPolicyText(`${POLICY}\n# changed\n`, 'p.yaml', {}).revision).not.toBe(a);
   });
