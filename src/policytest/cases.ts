@@ -153,8 +153,21 @@ export function loadCasesText(text: string, file: string): TestCase[] {
     if (c.grant.trim() !== SERVER_DEFAULT && c.version !== undefined) issues.push(issueAt(doc, lines, [index, 'version'], `version applies to "${SERVER_DEFAULT}" only (an advertisement says its own)`));
     const pending = c.pending === undefined ? undefined : xmlAt(index, 'pending', c.pending);
     if (!stanzas?.[0] || (c.grant.trim() !== SERVER_DEFAULT && !grant) || (c.pending !== undefined && !pending)) return undefined;
-    const { stanza: source, grant: _g, pending: _p, ...rest } = c;
-    return { ...rest, source, stanza: stanzas[0], grant, pending, ...position(doc, lines, [index]), componentAt: position(doc, lines, [index, 'component']) };
+    return {
+      name: c.name,
+      component: c.component,
+      ...(c.version !== undefined ? { version: c.version } : {}),
+      from: c.from,
+      expect: c.expect,
+      ...(c.reason !== undefined ? { reason: c.reason } : {}),
+      ...(c.rule !== undefined ? { rule: c.rule } : {}),
+      source: c.stanza,
+      stanza: stanzas[0],
+      grant,
+      pending,
+      ...position(doc, lines, [index]),
+      componentAt: position(doc, lines, [index, 'component']),
+    };
   });
   if (issues.length > 0) throw new PolicyError(file, issues.sort((a, b) => a.line - b.line || a.column - b.column));
   return cases.filter((c): c is TestCase => c !== undefined);
