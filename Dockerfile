@@ -11,13 +11,16 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production PRIVGUARD_HEALTH_PORT=5347
+# Every command's -c defaults to $PRIVGUARD_CONFIG: mount the policy here, or point the variable elsewhere.
+ENV NODE_ENV=production PRIVGUARD_CONFIG=/etc/privguard/policy.yaml
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json config.example.yaml ./
 USER node
 EXPOSE 5347
+# `privguard health` (no curl in the image) asks the running process's /healthz when the policy has
+# `metrics`, and otherwise checks that the listen port accepts connections.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD node -e "require('net').connect(Number(process.env.PRIVGUARD_HEALTH_PORT),'127.0.0.1').on('connect',function(){this.destroy();process.exit(0)}).on('error',()=>process.exit(1))"
+  CMD ["node", "/app/dist/src/cli.js", "health", "--timeout", "3000"]
 ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/src/cli.js"]
-CMD ["run", "-c", "/etc/privguard/policy.yaml"]
+CMD ["run"]

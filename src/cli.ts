@@ -2,7 +2,9 @@
 /**
  * The command line: parses flags, calls one library function, maps the result
  * to an exit code. Exit codes: 0 success; 1 invalid policy or a failure at run
- * time (e.g. the listen port is taken); 2 bad usage.
+ * time (e.g. the listen port is taken), or an unhealthy `health`; 2 bad usage.
+ * Every -c defaults to $PRIVGUARD_CONFIG, then /etc/privguard/policy.yaml
+ * (config/locate.ts), and the file used is always named.
  *
  * The first line caps V8's young generation at 2 MB per semi-space. By
  * default it grows to 16 MB under a stanza flood: ~30 MB more RSS, bought
@@ -10,11 +12,14 @@
  * flag only at start, so every launcher passes it: this line, the Dockerfile
  * and the systemd unit (test/unit/deploy.test.ts).
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { describePolicy } from './config/describe.js';
 import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
+import { CONFIG_OPTION_HELP, DEFAULT_POLICY_FILE, describeLocation, locatePolicy, type PolicyLocation } from './config/locate.js';
+import { healthTarget, probe } from './health.js';
+import { packageVersion } from './version.js';
 import { PolicyError, PrivguardError } from './errors.js';
 import { explainStanzas, formatExplanation } from './explain.js';
 import { importEjabberd } from './importer/ejabberd.js';
@@ -24,6 +29,7 @@ import { createLogger } from './observe/log.js';
 import { startSidecar, type Sidecar } from './index.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** After SIGTERM, how long a graceful shutdown may take before we force it. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -36,6 +42,13 @@ const stdio: Io = {
   out: (s) => process.stdout.write(`${s}\n`),
   err: (s) => process.stderr.write(`${s}\n`),
 };
+
+/** The policy file a command uses; named on stderr unless -c gave it (check and run name it themselves). */
+function policyFile(flag: string | undefined, io: Io, announce = true): PolicyLocation {
+  const where = locatePolicy(flag);
+  if (announce && where.from !== '-c') io.err(`privguard: ${describeLocation(where)}`);
+  return where;
+}
 
 function reportWarnings(loaded: LoadedPolicy, io: Io): void {
   for (const w of loaded.warnings) io.err(`privguard: warning: ${loaded.file}: ${w.path || '(root)'} (${w.line}:${w.column}): ${w.message}`);
@@ -59,15 +72,16 @@ export function buildProgram(io: Io = stdio): Command {
     .description('Policy sidecar for XMPP components: enforces XEP-0356 and XEP-0355 from a YAML policy.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .version(packageVersion(), '-V, --version', 'print the version and exit');
 
   program
     .command('check')
     .description('validate a policy file and print what it grants (exit 0 valid, 1 invalid)')
-    .requiredOption('-c, --config <file>', 'policy file (YAML)')
-    .action((opts: { config: string }) => {
+    .option('-c, --config <file>', CONFIG_OPTION_HELP)
+    .action((opts: { config?: string }) => {
       try {
-        const loaded = loadPolicyFile(opts.config);
+        const loaded = loadPolicyFile(policyFile(opts.config, io).file);
         reportWarnings(loaded, io);
         io.out(describePolicy(loaded));
         process.exitCode = EXIT.ok;
@@ -79,14 +93,14 @@ export function buildProgram(io: Io = stdio): Command {
   program
     .command('explain')
     .description('show what privguard would do with the stanzas in a file, and which rule decides')
-    .requiredOption('-c, --config <file>', 'policy file (YAML)')
+    .option('-c, --config <file>', CONFIG_OPTION_HELP)
     .requiredOption('--component <jid>', 'the component the stanzas belong to')
     .option('--to-server', 'the stanzas go from the component to the server')
     .option('--to-component', 'the stanzas go from the server to the component')
     .option('--advertised <file>', "the server's privilege/delegation advertisement(s); default: it grants what the policy grants")
     .option('--pending <file>', 'delegated IQ(s) privguard forwarded earlier, to explain the component\'s replies to them')
     .argument('<stanzas>', 'file with one or more stanzas (XML)')
-    .action((file: string, opts: { config: string; component: string; toServer?: boolean; toComponent?: boolean; advertised?: string; pending?: string }) => {
+    .action((file: string, opts: { config?: string; component: string; toServer?: boolean; toComponent?: boolean; advertised?: string; pending?: string }) => {
       if (!!opts.toServer === !!opts.toComponent) {
         io.err('privguard explain: give exactly one of --to-server or --to-component');
         process.exitCode = EXIT.usage;
@@ -94,7 +108,7 @@ export function buildProgram(io: Io = stdio): Command {
       }
       try {
         const results = explainStanzas({
-          policyFile: opts.config,
+          policyFile: policyFile(opts.config, io).file,
           component: opts.component,
           direction: opts.toServer ? 'to-server' : 'to-component',
           stanzaFile: file,
@@ -111,7 +125,7 @@ export function buildProgram(io: Io = stdio): Command {
   program
     .command('test')
     .description('run policy tests: each case a stanza, the server grant and the expected decision (exit 0 all pass, 1 a failure or an invalid file)')
-    .option('-c, --config <file>', 'policy file (YAML); default: NAME.yaml beside NAME.tests.yaml, then $PRIVGUARD_CONFIG')
+    .option('-c, --config <file>', `policy file (YAML); default: NAME.yaml beside NAME.tests.yaml, then $PRIVGUARD_CONFIG, then ${DEFAULT_POLICY_FILE}`)
     .argument('<tests...>', 'tests files (YAML lists of cases)')
     .action((files: string[], opts: { config?: string }) => {
       process.exitCode = runTestFiles(files, opts.config, io);
@@ -140,9 +154,12 @@ export function buildProgram(io: Io = stdio): Command {
   program
     .command('run')
     .description('run the sidecar: accept components, connect them upstream, enforce the policy')
-    .requiredOption('-c, --config <file>', 'policy file (YAML)')
-    .action(async (opts: { config: string }) => {
-      const log = createLogger();
+    .option('-c, --config <file>', CONFIG_OPTION_HELP)
+    .addOption(new Option('--log-level <level>', 'log level (default: $PRIVGUARD_LOG_LEVEL, then info)').choices(LOG_LEVELS))
+    .action(async (opts: { config?: string; logLevel?: string }) => {
+      const log = createLogger(opts.logLevel ? { level: opts.logLevel } : {});
+      const where = policyFile(opts.config, io, false);
+      log.info({ file: where.file, from: where.from }, `privguard ${packageVersion()}, ${describeLocation(where)}`);
       // Signals are handled from the first moment: a SIGHUP's default action is to
       // end the process, and a reload may come while privguard is still starting.
       let sidecar: Sidecar | undefined;
@@ -177,7 +194,7 @@ export function buildProgram(io: Io = stdio): Command {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
       try {
-        sidecar = await startSidecar({ policy: loadPolicyFile(opts.config), log, watchFile: true });
+        sidecar = await startSidecar({ policy: loadPolicyFile(where.file), log, watchFile: true });
       } catch (e) {
         process.exitCode = reportError(e, io);
         process.removeAllListeners('SIGHUP');
@@ -186,6 +203,39 @@ export function buildProgram(io: Io = stdio): Command {
         return;
       }
       if (stopping) stop(stopping);
+    });
+
+  program
+    .command('health')
+    .description("probe the running privguard of this policy: its /healthz when metrics are on, else its listen port (exit 0 healthy, 1 not)")
+    .option('-c, --config <file>', CONFIG_OPTION_HELP)
+    .option('--timeout <ms>', 'how long to wait for an answer', '3000')
+    .action(async (opts: { config?: string; timeout: string }) => {
+      const timeout = Number(opts.timeout);
+      if (!Number.isInteger(timeout) || timeout <= 0) {
+        io.err(`privguard health: --timeout is a positive number of milliseconds, not ${JSON.stringify(opts.timeout)}`);
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      const where = policyFile(opts.config, io, false);
+      let text: string;
+      try {
+        text = readFileSync(where.file, 'utf8');
+      } catch (e) {
+        io.err(`privguard health: cannot read ${describeLocation(where)}: ${e instanceof Error ? e.message : String(e)}`);
+        process.exitCode = EXIT.failure;
+        return;
+      }
+      const target = healthTarget(text);
+      if ('error' in target) {
+        io.err(`privguard health: ${where.file}: ${target.error}`);
+        process.exitCode = EXIT.failure;
+        return;
+      }
+      const r = await probe(target, timeout);
+      if (r.ok) io.out(`privguard health: healthy: ${r.detail}`);
+      else io.err(`privguard health: unhealthy: ${r.detail}`);
+      process.exitCode = r.ok ? EXIT.ok : EXIT.failure;
     });
 
   return program;

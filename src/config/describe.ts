@@ -62,5 +62,25 @@ export function describePolicy(loaded: LoadedPolicy): string {
   lines.push('');
   for (const r of rows) lines.push(r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
   lines.push(...describeScopes(loaded));
+  const notes = subscriptionNotes(loaded);
+  if (notes.length) lines.push('', ...notes);
   return lines.join('\n');
+}
+
+/** roster_subscription is a presence right in disguise: say so wherever it is granted. */
+function subscriptionNotes(loaded: LoadedPolicy): string[] {
+  const notes: string[] = [];
+  for (const c of loaded.components.values()) {
+    for (const [d, pr] of Object.entries(c.policy.privileges)) {
+      const scope = pr.roster_subscription;
+      if (scope.length === 0) continue;
+      const writes = pr.roster === 'set' || pr.roster === 'both';
+      notes.push(
+        `note: ${c.name} on ${d}: roster_subscription ${JSON.stringify(scope)} lets its roster sets give those items a subscription,` +
+          ` so it receives the presence of the users whose rosters it writes (whatever presence says)` +
+          (writes ? '' : `; without roster set (roster is "${pr.roster}") it has no effect`),
+      );
+    }
+  }
+  return notes;
 }

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { RESERVED_NAMESPACE_PREFIXES } from '../protocol/ns.js';
 import { normaliseDomain } from '../protocol/jid.js';
+import { nodeprep } from '../protocol/stringprep.js';
 import { IQ_ACCESS, MESSAGE_ACCESS, PRESENCE_ACCESS, ROSTER_ACCESS } from '../protocol/privilege.js';
 import { parseScopeEntry } from '../policy/scope.js';
 
@@ -34,7 +35,9 @@ const Version = z.union([z.literal('auto'), z.literal(1), z.literal(2), z.litera
 const UserGlob = z
   .string()
   .min(1)
-  .regex(/^[^@/\s]+$/, { error: 'a user pattern is a localpart glob ("*", "alice", "bot-*"), without "@" or "/"' });
+  .regex(/^[^@/\s]+$/, { error: 'a user pattern is a localpart glob ("*", "alice", "bot-*"), without "@" or "/"' })
+  // Patterns are matched against localparts as the server prepares them (nodeprep).
+  .refine((p) => /[@/\s]/.test(p) || nodeprep(p).ok, { error: 'a user pattern must be a valid localpart (nodeprep refuses it)' });
 
 /**
  * A list of JID scopes (policy/scope.ts): any, self, component, server, a

@@ -7,6 +7,7 @@
 import type { ComponentConfig, LoadedPolicy } from '../config/load.js';
 import type { Mode } from '../config/schema.js';
 import { normaliseDomain } from '../protocol/jid.js';
+import { nodeprep } from '../protocol/stringprep.js';
 import { compileNodeScope, type NodeScope } from './nodes.js';
 import { compileJidScope, type JidScope } from './scope.js';
 import { readWrite, type IqAccess, type MessageAccess, type PresenceAccess, type ReadWrite, type RosterAccess } from '../protocol/privilege.js';
@@ -19,7 +20,7 @@ export interface Rule {
 
 export type ScopeResult = { ok: true } | { ok: false; rule: Rule };
 
-/** Decides whether a (normalised) localpart is in scope; except_users always wins. */
+/** Decides whether a (prepared) localpart is in scope; except_users always wins. */
 export interface UserScope {
   check(local: string): ScopeResult;
 }
@@ -89,11 +90,13 @@ export interface CompiledPolicy {
   components: ReadonlyMap<string, CompiledComponent>;
 }
 
-function fold(s: string): string {
-  return s.normalize('NFKC').toLowerCase();
+/** A pattern prepared like the localparts it is matched against (nodeprep; `*` and `?` pass through it unchanged). */
+function prepPattern(s: string): string {
+  const p = nodeprep(s);
+  return p.ok ? p.value : s; // the schema refuses patterns nodeprep refuses
 }
 
-function listValue(items: readonly string[]): string {
+export function listValue(items: readonly string[]): string {
   const text = JSON.stringify(items);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
@@ -106,7 +109,7 @@ function globMatcher(patterns: readonly string[]): (local: string) => boolean {
   const literals = new Set<string>();
   const wild: string[] = [];
   for (const raw of patterns) {
-    const p = fold(raw);
+    const p = prepPattern(raw);
     if (p === '*') return () => true;
     if (/[*?]/.test(p)) {
       wild.push(p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.'));

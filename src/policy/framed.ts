@@ -16,7 +16,10 @@ export function framedOutboundPasses(component: string, s: FramedStanza, isDeleg
     const type = s.attr('type');
     const id = s.attr('id');
     if ((type === 'result' || type === 'error') && id !== undefined && isDelegationReply(id)) return false;
-  } else if (s.name !== 'message' && s.name !== 'presence') {
+  } else if (s.name === 'presence') {
+    // An unsubscribe changes what privguard knows of subscriptions (policy/subscriptions.ts).
+    if (s.attr('type') === 'unsubscribe') return false;
+  } else if (s.name !== 'message') {
     return false;
   }
   return checkAddressing(component, { name: s.name, attrs: { from: s.attr('from'), to: s.attr('to') } }).action === 'pass';

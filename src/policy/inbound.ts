@@ -7,8 +7,10 @@
  *  - roster pushes (S5): only with roster read, push and the user in scope,
  *    else privguard answers the server itself;
  *  - privilege-derived presence (S8): only with the presence grant and the
- *    user in scope, else dropped silently (best effort, specs §8 A7: presence
- *    to the component's bare domain is taken as privilege-derived).
+ *    user in scope, else dropped silently. Presence the server routes because
+ *    of a subscription passes: all of it where the server grants no presence
+ *    privilege, and, where it does, what privguard has seen a subscription
+ *    for (policy/subscriptions.ts).
  * Everything else passes untouched.
  */
 import type { Element } from '@xmpp/xml';
@@ -19,6 +21,7 @@ import { iqResult } from '../protocol/stanzas.js';
 import type { CompiledComponent } from './compile.js';
 import { decideDelegatedIq, decideDelegationAdvertisement, decideNestingQuery, hasDelegationElement, isNestingQuery, type ServerDelegations } from './delegation.js';
 import { effectiveGrant, type EffectiveGrant } from './grants.js';
+import type { SubscriptionView } from './subscriptions.js';
 import { pass, verdictBase, type AuditInfo, type Reason, type Rule, type Verdict } from './verdict.js';
 
 export interface InboundContext {
@@ -32,6 +35,8 @@ export interface InboundContext {
   delegations: ServerDelegations;
   isDelegationPending: (id: string) => boolean;
   delegationPendingFull: boolean;
+  /** The subscriptions privguard has seen (absent: none known). */
+  subscriptions?: SubscriptionView;
 }
 
 function drop(subject: string, reason: Reason, opts: { rule?: Rule | null; detail?: string; audit?: AuditInfo; replies?: Element[] } = {}): Verdict {
@@ -131,21 +136,28 @@ function decideRosterPush(ctx: InboundContext, el: Element): Verdict {
   return pass(subject, audit);
 }
 
-/** S8 — XEP-0356 §7: presence the component gets only through the presence permission. */
+/**
+ * S8 — XEP-0356 §7: presence the component gets only through the presence
+ * permission. Both servers direct privilege presence to the component's bare
+ * domain; presence to a JID under it is routed by a subscription or sent
+ * directly, and passes. Presence to the bare domain is subscription presence
+ * where the server grants no presence privilege (it has nothing else to send
+ * it for) or where privguard has seen the sender approve that subscription;
+ * the rest is privilege-derived and judged by the presence right.
+ */
 function decidePresence(ctx: InboundContext, el: Element): Verdict {
   const to = parseJid((el.attrs.to as string | undefined) ?? '');
-  // Privilege presence is directed to the component's bare domain; presence to
-  // a JID under it comes from the component's own subscriptions.
   if (!to.ok || to.jid.local !== '' || to.jid.resource !== '') return pass('<presence>');
   const from = parseJid((el.attrs.from as string | undefined) ?? '');
   if (!from.ok || from.jid.local === '') return pass('<presence>');
+  if (ctx.subscriptions?.approved(from.jid.bare, to.jid.bare)) return pass('<presence>');
   const subject = 'presence';
   const audit: AuditInfo = { action: 'presence', domain: from.jid.domain, user: from.jid.local };
   const policy = ctx.component.privileges.get(from.jid.domain);
   if (policy) {
     // A managed user: managed_entity (or roster) and the user in scope.
     const grant = ctx.grants.get(from.jid.domain);
-    if (!grant) return drop(subject, 'not_advertised', { audit });
+    if (!grant || grant.server.presence === 'none') return pass('<presence>');
     if (grant.presence === 'none') {
       const rule = policy.presence === 'none' ? { path: `${policy.path}.presence`, value: policy.presence } : null;
       return drop(subject, rule ? 'presence_not_granted' : 'server_denied', { rule, audit });
@@ -154,8 +166,12 @@ function decidePresence(ctx: InboundContext, el: Element): Verdict {
     if (!scope.ok) return drop(subject, 'user_out_of_scope', { rule: scope.rule, audit });
     return pass(subject, audit);
   }
-  // A contact from elsewhere: only `roster` presence shows contacts.
-  const audit2: AuditInfo = { action: 'presence', domain: from.jid.domain, user: from.jid.local };
-  for (const g of ctx.grants.values()) if (g.presence === 'roster') return pass(subject, audit2);
-  return drop(subject, 'presence_not_granted', { detail: 'presence of contacts needs presence "roster"', audit: audit2 });
+  // A contact from elsewhere: privilege-derived only where some server grants `roster` presence.
+  let serverSendsContacts = false;
+  for (const g of ctx.grants.values()) {
+    if (g.presence === 'roster') return pass(subject, audit);
+    if (g.server.presence === 'roster') serverSendsContacts = true;
+  }
+  if (!serverSendsContacts) return pass('<presence>');
+  return drop(subject, 'presence_not_granted', { detail: 'presence of contacts needs presence "roster"', audit });
 }

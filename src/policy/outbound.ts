@@ -13,10 +13,11 @@ import { parseJid, type Jid } from '../protocol/jid.js';
 import { NS, PRIVILEGE_NS, RESERVED_NAMESPACE_PREFIXES, delegationVersion, privilegeVersion } from '../protocol/ns.js';
 import { elementChildren, forwardedStanza, hasPrivilegeElement, privilegeChild } from '../protocol/privilege.js';
 import { stanzaError } from '../protocol/stanzas.js';
-import type { CompiledComponent, CompiledIq, CompiledPrivileges, Rule } from './compile.js';
+import { listValue, type CompiledComponent, type CompiledIq, type CompiledPrivileges, type Rule } from './compile.js';
 import { checkPubsubNodes } from './nodes.js';
 import { decideDelegationReply, hasDelegationElement, isDelegationReply } from './delegation.js';
 import type { EffectiveGrant } from './grants.js';
+import { subscriptionOutOfScope } from './subscriptions.js';
 import { pass, verdictBase, verdictText, type AuditInfo, type DelegatedIqTrack, type Reason, type Verdict } from './verdict.js';
 
 export interface OutboundContext {
@@ -122,6 +123,13 @@ function decideRoster(ctx: OutboundContext, el: Element, type: 'get' | 'set'): V
   }
   const scope = found.policy.users.check(user.local);
   if (!scope.ok) return deny(ctx, el, subject, 'user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
+  if (type === 'set') {
+    const refused = subscriptionOutOfScope(found.policy.rosterSubscription, el, { component: ctx.component.name, server: user.domain, self: user.bare });
+    if (refused !== undefined) {
+      const rule = { path: `${found.policy.path}.roster_subscription`, value: listValue(found.policy.rosterSubscription.entries) };
+      return deny(ctx, el, subject, 'subscription_not_allowed', 'forbidden', { rule, detail: refused, audit });
+    }
+  }
   return pass(subject, audit);
 }
 

@@ -44,6 +44,7 @@ export const REASON_PHRASES = {
   forged_advertisement: 'is not from a server domain',
   unconfigured_domain: 'is from a domain the policy does not name',
   presence_not_granted: 'not allowed',
+  subscription_not_allowed: 'may not give this roster item a subscription',
   not_delegated: 'is not delegated to this component',
   missing_attribute: 'lacks an attribute the policy requires',
   forged_delegation: 'is not from a server domain',

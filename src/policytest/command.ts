@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { loadPolicyFile, type LoadedPolicy } from '../config/load.js';
+import { locatePolicy } from '../config/locate.js';
 import { PolicyError, PrivguardError } from '../errors.js';
 import { loadCasesFile } from './cases.js';
 import { checkComponents, formatResult, runCase } from './run.js';
@@ -18,9 +19,9 @@ export interface TestIo {
 
 /**
  * The policy a tests file is for: the one given with -c; else NAME.yaml beside NAME.tests.yaml;
- * else $PRIVGUARD_CONFIG; else undefined.
+ * else $PRIVGUARD_CONFIG; else the default policy file (config/locate.ts).
  */
-export function policyFor(testsFile: string, given: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function policyFor(testsFile: string, given: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (given) return given;
   const m = /^(.*)\.tests\.ya?ml$/.exec(basename(testsFile));
   if (m) {
@@ -29,7 +30,7 @@ export function policyFor(testsFile: string, given: string | undefined, env: Nod
       if (existsSync(sibling)) return sibling;
     }
   }
-  return env.PRIVGUARD_CONFIG || undefined;
+  return locatePolicy(undefined, env).file;
 }
 
 function printError(e: unknown, io: TestIo): void {
@@ -52,11 +53,6 @@ export function runTestFiles(files: readonly string[], config: string | undefine
   const policies = new Map<string, LoadedPolicy>();
   for (const file of files) {
     const policyFile = policyFor(file, config, env);
-    if (!policyFile) {
-      io.err(`privguard test: no policy for ${file}: give -c FILE, put ${basename(file).replace(/\.ya?ml$/, '').replace(/\.tests$/, '')}.yaml beside it, or set PRIVGUARD_CONFIG`);
-      invalid++;
-      continue;
-    }
     try {
       let policy = policies.get(policyFile);
       if (!policy) policies.set(policyFile, (policy = loadPolicyFile(policyFile, env)));

@@ -24,6 +24,7 @@ import type { AuditSink } from '../observe/audit.js';
 import { noMetrics, type Metrics } from '../observe/metrics.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { connectUpstream, type UpstreamLink, type UpstreamOptions } from './upstream.js';
+import { SubscriptionLedger } from '../policy/subscriptions.js';
 import { Session } from './session.js';
 import { XmppStream } from './stream.js';
 
@@ -58,6 +59,8 @@ export class Listener {
   #active = new Map<string, { session?: Session; abort: AbortController }>();
   #sockets = new Set<Socket>();
   #metrics: Metrics;
+  /** Per component: the subscriptions privguard has seen, kept across its reconnects (the server keeps them too). */
+  #subscriptions = new Map<string, SubscriptionLedger>();
 
   constructor(opts: ListenerOptions) {
     this.#opts = opts;
@@ -197,6 +200,12 @@ export class Listener {
     });
   }
 
+  #subscriptionsOf(name: string): SubscriptionLedger {
+    let ledger = this.#subscriptions.get(name);
+    if (!ledger) this.#subscriptions.set(name, (ledger = new SubscriptionLedger()));
+    return ledger;
+  }
+
   async #goOnline(component: ComponentConfig, stream: XmppStream, queued: Element[], abort: AbortController): Promise<void> {
     const policy = this.#opts.policy();
     const { log } = this.#opts;
@@ -239,6 +248,7 @@ export class Listener {
       log,
       audit: this.#opts.audit,
       metrics: this.#metrics,
+      subscriptions: this.#subscriptionsOf(component.name),
       onClosed: () => {
         this.#metrics.componentConnected(-1);
         this.#opts.onPresence?.(component.name, false);

@@ -27,6 +27,7 @@ import { decideOutbound } from '../policy/outbound.js';
 import { framedInboundPasses, framedOutboundPasses } from '../policy/framed.js';
 import type { FramedStanza } from '../protocol/frame.js';
 import { verdictText, type DelegatedIqTrack, type Verdict } from '../policy/verdict.js';
+import { changesFromServer, changesToServer, SubscriptionLedger } from '../policy/subscriptions.js';
 import { wrappedError } from '../protocol/delegation.js';
 import { parseJid } from '../protocol/jid.js';
 import { detectVersions, translate, type Versions } from '../protocol/translate.js';
@@ -52,6 +53,8 @@ export interface SessionOptions {
   log: Logger;
   audit: AuditSink;
   metrics?: Metrics;
+  /** Subscriptions seen for this component so far (kept across its reconnects by the listener). */
+  subscriptions?: SubscriptionLedger;
   onClosed: () => void;
 }
 
@@ -126,6 +129,8 @@ export class Session {
   #serverAdvertisements = new Map<string, { adv: Advertisement; id: string | undefined }>();
   /** Presences sent to the component lately (ejabberd 23.01 forwards each twice). */
   #recentPresence = new Map<string, number>();
+  #subscriptions: SubscriptionLedger;
+  #isManaged = (domain: string): boolean => this.#compiled.privileges.has(domain);
 
   constructor(opts: SessionOptions) {
     this.component = opts.component;
@@ -137,6 +142,7 @@ export class Session {
     this.#audit = opts.audit;
     this.#onClosed = opts.onClosed;
     this.#metrics = opts.metrics ?? noMetrics();
+    this.#subscriptions = opts.subscriptions ?? new SubscriptionLedger();
     const rate = opts.component.policy.rate;
     if (rate) this.#bucket = new TokenBucket(rate.per_second, rate.burst);
     this.#pending = new PendingTable({
@@ -370,6 +376,7 @@ export class Session {
           return;
         }
         if (v.audit) this.#record(v, el, 'allowed');
+        this.#subscriptions.apply(changesToServer(el));
         this.#metrics.stanza('to_server', el.name);
         this.#relay(this.#server, this.#client, serialize(el));
         return;
@@ -377,6 +384,7 @@ export class Session {
       case 'drop':
         if (this.#mode === 'report') {
           this.#record(v, el, 'would_deny');
+          this.#subscriptions.apply(changesToServer(el));
           this.#metrics.stanza('to_server', el.name);
           this.#relay(this.#server, this.#client, serialize(el));
           return;
@@ -424,6 +432,7 @@ export class Session {
         if (adv) this.#serverAdvertisements.set(seen.domain, { adv, id: el.attrs.id as string | undefined });
       }
     }
+    this.#subscriptions.apply(changesFromServer(el, this.#isManaged));
     const t0 = this.#metrics.enabled ? process.hrtime.bigint() : 0n;
     const verdict = decideInbound(
       {
@@ -434,6 +443,7 @@ export class Session {
         delegations: this.#delegations,
         isDelegationPending: (id) => this.#delegPending.has(id),
         delegationPendingFull: this.#delegPending.full,
+        subscriptions: this.#subscriptions,
       },
       el,
     );

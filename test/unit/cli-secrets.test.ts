@@ -4,31 +4,11 @@
  * component knows, and literal secrets or a policy readable by every user
  * are warned about.
  */
-import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-interface Result {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli.ts', ...args],
-      { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        done({ code, out: stdout, err: stderr });
-      },
-    );
-  });
-}
+import { cli } from './cli-process.js';
 
 function policy(text: string, mode = 0o600): string {
   const dir = mkdtempSync(join(tmpdir(), 'pg-secrets-'));

@@ -182,8 +182,8 @@ describe('usage', () => {
     expect(r.out).toContain('-c, --config <file>');
   });
 
-  it('a missing -c or an unknown command exits 2', async () => {
-    expect((await run(['check'])).code).toBe(EXIT.usage);
+  it('a missing argument or an unknown command exits 2', async () => {
+    expect((await run(['explain', '-c', 'config.example.yaml', '--to-server'])).code).toBe(EXIT.usage);
     expect((await run(['frobnicate'])).code).toBe(EXIT.usage);
   });
 });

@@ -66,6 +66,7 @@ describe('privguard test', () => {
     expect(policyFor(f.tests, undefined, {})).toBe(f.policy);
     expect(policyFor(join(f.dir, 'other.yaml'), undefined, { PRIVGUARD_CONFIG: '/etc/p.yaml' })).toBe('/etc/p.yaml');
     expect(policyFor(f.tests, 'given.yaml', {})).toBe('given.yaml');
+    expect(policyFor(join(f.dir, 'other.yaml'), undefined, {})).toBe('/etc/privguard/policy.yaml');
     const r = await run(['test', f.tests]);
     expect(r.code).toBe(EXIT.ok);
     expect(r.out).toContain(`(policy ${f.policy}, revision `);

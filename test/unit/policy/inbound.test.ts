@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decideInbound } from '../../../src/policy/inbound.js';
 import type { Verdict } from '../../../src/policy/verdict.js';
 import { parseAdvertisement } from '../../../src/protocol/privilege.js';
+import { SubscriptionLedger } from '../../../src/policy/subscriptions.js';
 import { serialize } from '../../../src/protocol/serialize.js';
 import { received } from '../../fixtures/recordings.js';
 import { context, FULL_GRANT, stanza, stanzas, type Ctx } from './helpers.js';
@@ -148,11 +149,14 @@ describe('privilege-derived presence (XEP-0356 §7)', () => {
     });
   });
 
-  it('drops before the advertisement', () => {
-    expect(decideInbound(context(POLICY).in, stanza(`<presence to='pubsub.example.test' from='alice@example.test/x'/>`))).toMatchObject({ reason: 'not_advertised' });
+  it('passes before the advertisement: the server has granted no presence yet, so it is subscription presence', () => {
+    expect(decideInbound(context(POLICY).in, stanza(`<presence to='pubsub.example.test' from='carol@example.test/x'/>`))).toMatchObject({
+      action: 'pass',
+      subject: '<presence>',
+    });
   });
 
-  it('shows contacts of other domains only with presence roster', () => {
+  it('shows contacts of other domains only with presence roster (where the server grants it)', () => {
     const contact = `<presence to='pubsub.example.test' from='romeo@montague.test/orchard'/>`;
     expect(decide(ctx(), contact)).toMatchObject({ action: 'drop', reason: 'presence_not_granted' });
     const withRoster = context('example.test: { roster: get, presence: roster }', FULL_GRANT);
@@ -163,6 +167,42 @@ describe('privilege-derived presence (XEP-0356 §7)', () => {
     expect(decide(ctx(), `<presence to='bot@pubsub.example.test' from='carol@example.test/x'/>`)).toMatchObject({ action: 'pass' });
     expect(decide(ctx(), `<presence type='subscribe' to='pubsub.example.test' from='carol@example.test'/>`)).toMatchObject({ action: 'pass' });
     expect(decide(ctx(), `<presence type='error' to='pubsub.example.test' from='carol@example.test/x'/>`)).toMatchObject({ action: 'pass' });
+  });
+});
+
+describe('subscription presence (issue 11 item 4)', () => {
+  const NO_PRESENCE = FULL_GRANT.replace(`<perm access='presence' type='roster'/>`, `<perm access='presence' type='none'/>`);
+  const toDomain = (from: string, type = '') => `<presence${type ? ` type='${type}'` : ''} to='pubsub.example.test' from='${from}'/>`;
+
+  it('passes every presence where the server grants no presence privilege on the domain', () => {
+    const c = context('example.test: { roster: set, presence: none, users: [alice] }', NO_PRESENCE);
+    for (const from of ['alice@example.test/phone', 'carol@example.test/x', 'romeo@montague.test/orchard']) {
+      expect(decide(c, toDomain(from))).toMatchObject({ action: 'pass', subject: '<presence>' });
+      expect(decide(c, toDomain(from, 'unavailable'))).toMatchObject({ action: 'pass' });
+    }
+  });
+
+  it('where the server grants presence, passes a subscription privguard has seen and judges the rest', () => {
+    const c = context('example.test: { roster: set, presence: none }', FULL_GRANT);
+    const ledger = new SubscriptionLedger();
+    c.in.subscriptions = ledger;
+    expect(decide(c, toDomain('alice@example.test/phone'))).toMatchObject({ action: 'drop', reason: 'presence_not_granted' });
+    ledger.apply([{ op: 'add', user: 'alice@example.test', contact: 'pubsub.example.test' }]);
+    expect(decide(c, toDomain('alice@example.test/phone'))).toMatchObject({ action: 'pass', subject: '<presence>' });
+    expect(decide(c, toDomain('ALICE@example.test/phone'))).toMatchObject({ action: 'pass' });
+    // Another user, and alice to another JID, are still judged.
+    expect(decide(c, toDomain('bob@example.test/phone'))).toMatchObject({ action: 'drop', reason: 'presence_not_granted' });
+    ledger.apply([{ op: 'remove', user: 'alice@example.test', contact: 'pubsub.example.test' }]);
+    expect(decide(c, toDomain('alice@example.test/phone'))).toMatchObject({ action: 'drop' });
+  });
+
+  it('a contact elsewhere with a subscription seen passes even where the server sends contacts', () => {
+    const c = context('example.test: { roster: get, presence: managed_entity }', FULL_GRANT);
+    const ledger = new SubscriptionLedger();
+    c.in.subscriptions = ledger;
+    expect(decide(c, toDomain('romeo@montague.test/orchard'))).toMatchObject({ action: 'drop' });
+    ledger.apply([{ op: 'add', user: 'romeo@montague.test', contact: 'pubsub.example.test' }]);
+    expect(decide(c, toDomain('romeo@montague.test/orchard'))).toMatchObject({ action: 'pass' });
   });
 });
 

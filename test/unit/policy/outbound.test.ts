@@ -114,6 +114,71 @@ const pm = (inner: string, outerTo = 'example.test', ns = 'urn:xmpp:privilege:2'
   `<message from='pubsub.example.test' to='${outerTo}' id='pm1'><privilege xmlns='${ns}'><forwarded xmlns='urn:xmpp:forward:0'>${inner}</forwarded></privilege></message>`;
 const inner = (from: string, extra = '') => `<message xmlns='jabber:client' from='${from}' to='bob@example.test' id='i1' ${extra}><body>x</body></message>`;
 
+describe('roster sets and subscriptions: roster_subscription (issue 11 item 4)', () => {
+  const policy = (scope?: string) => `example.test: { roster: both${scope === undefined ? '' : `, roster_subscription: ${scope}`} }`;
+  const set = (items: string) => `<iq type='set' id='rs' from='pubsub.example.test' to='alice@example.test'><query xmlns='jabber:iq:roster'>${items}</query></iq>`;
+  const decideSet = (scope: string | undefined, items: string) => decide(context(policy(scope), FULL_GRANT), set(items));
+
+  it.each(['both', 'from', 'to'])('refuses subscription %s by default, the whole IQ, naming the rule', (sub) => {
+    const v = decideSet(undefined, `<item jid='puppet@pubsub.example.test'/><item jid='pubsub.example.test' subscription='${sub}'/>`);
+    expect(v).toMatchObject({
+      action: 'reject',
+      reason: 'subscription_not_allowed',
+      rule: { path: 'components.pubsub.example.test.privileges.example.test.roster_subscription', value: '[]' },
+      detail: `item pubsub.example.test with subscription ${sub}`,
+      audit: { action: 'roster.set', user: 'alice', domain: 'example.test' },
+    });
+    const err = reply(v);
+    expect(err.getChild('error')!.attrs).toEqual({ type: 'auth', by: 'pubsub.example.test' });
+    expect(err.getChild('error')!.getChild('forbidden', 'urn:ietf:params:xml:ns:xmpp-stanzas')).toBeDefined();
+    expect(err.getChild('error')!.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas')).toBe(
+      `privguard: roster set may not give this roster item a subscription (item pubsub.example.test with subscription ${sub}): components.pubsub.example.test.privileges.example.test.roster_subscription = []`,
+    );
+  });
+
+  it('refuses an ask, whatever its value', () => {
+    expect(decideSet(undefined, `<item jid='spy@pubsub.example.test' ask='subscribe'/>`)).toMatchObject({ reason: 'subscription_not_allowed', detail: 'item spy@pubsub.example.test with ask subscribe' });
+  });
+
+  it('allows items without a subscription, lowering ones, and remove', () => {
+    for (const items of [
+      `<item jid='puppet@pubsub.example.test' name='P'><group>G</group></item>`,
+      `<item jid='bob@example.test' subscription='none'/>`,
+      `<item jid='bob@example.test' subscription='remove'/>`,
+      `<item jid='bob@example.test' subscription='Both'/>`,
+    ]) {
+      expect(decideSet(undefined, items)).toMatchObject({ action: 'pass', audit: { action: 'roster.set' } });
+    }
+  });
+
+  it('allows a subscription inside the scope, and only there', () => {
+    expect(decideSet('[component]', `<item jid='pubsub.example.test' subscription='both'/>`)).toMatchObject({ action: 'pass' });
+    expect(decideSet('[component]', `<item jid='+3361234@PubSub.Example.TEST' subscription='both'/>`)).toMatchObject({ action: 'pass' });
+    expect(decideSet('[component]', `<item jid='pubsub.example.test' subscription='both'/><item jid='spy@elsewhere.test' subscription='from'/>`)).toMatchObject({
+      reason: 'subscription_not_allowed',
+      rule: { value: '["component"]' },
+      detail: 'item spy@elsewhere.test with subscription from',
+    });
+    expect(decideSet('[any]', `<item jid='spy@elsewhere.test' subscription='from'/>`)).toMatchObject({ action: 'pass' });
+    expect(decideSet('["*@conference.example.test"]', `<item jid='room@conference.example.test' subscription='to'/>`)).toMatchObject({ action: 'pass' });
+  });
+
+  it('refuses a subscription on an item whose JID is not valid', () => {
+    expect(decideSet('[component]', `<item jid='a b@pubsub.example.test' subscription='both'/>`)).toMatchObject({ reason: 'subscription_not_allowed' });
+    expect(decideSet('[component]', `<item subscription='both'/>`)).toMatchObject({ reason: 'subscription_not_allowed' });
+  });
+
+  it('judges every roster query in the IQ, whatever the item element', () => {
+    const iq = `<iq type='set' id='rs' from='pubsub.example.test' to='alice@example.test'><query xmlns='jabber:iq:roster'/><query xmlns='jabber:iq:roster'><item jid='x@elsewhere.test' subscription='both'/></query></iq>`;
+    expect(decide(context(policy('[component]'), FULL_GRANT), iq)).toMatchObject({ reason: 'subscription_not_allowed' });
+  });
+
+  it('does not look at roster gets', () => {
+    const get = `<iq type='get' id='rg' from='pubsub.example.test' to='alice@example.test'><query xmlns='jabber:iq:roster'><item jid='x@elsewhere.test' subscription='both'/></query></iq>`;
+    expect(decide(context(policy(), FULL_GRANT), get)).toMatchObject({ action: 'pass' });
+  });
+});
+
 describe('privileged message (XEP-0356 §5)', () => {
   it('allows the recorded privileged message (recordings/prosody/message-outgoing)', () => {
     const [msg] = sent('message-outgoing');

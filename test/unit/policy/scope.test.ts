@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compileJidScope, parseScopeEntry, type ScopeContext } from '../../../src/policy/scope.js';
 import { parseJid, type Jid } from '../../../src/protocol/jid.js';
 import { loadPolicyText } from '../../../src/config/load.js';
+import { describePolicy } from '../../../src/config/describe.js';
 
 const CTX: ScopeContext = { component: 'gw.example.org', server: 'example.org', self: 'alice@example.org' };
 
@@ -131,5 +132,22 @@ describe('roster_subscription in the policy file', () => {
     expect(() => loadPolicyText(`${base}        roster_subscription: [component, "x@y/z"]\n`, 'p.yaml', {})).toThrow(
       /roster_subscription\.1.*not a JID scope/s,
     );
+  });
+});
+
+describe('privguard check explains roster_subscription', () => {
+  const policy = (extra: string, roster = 'both') =>
+    `components:\n  gw.example.org:\n    secret: s\n    upstream_secret: u\n    privileges:\n      example.org:\n        roster: ${roster}\n${extra}`;
+
+  it('says that the right gives the presence of the users whose rosters it writes', () => {
+    const text = describePolicy(loadPolicyText(policy('        roster_subscription: [component]\n'), 'p.yaml', {}));
+    expect(text).toContain(
+      'note: gw.example.org on example.org: roster_subscription ["component"] lets its roster sets give those items a subscription, so it receives the presence of the users whose rosters it writes (whatever presence says)',
+    );
+  });
+
+  it('says nothing by default, and that it is idle without roster set', () => {
+    expect(describePolicy(loadPolicyText(policy(''), 'p.yaml', {}))).not.toContain('roster_subscription');
+    expect(describePolicy(loadPolicyText(policy('        roster_subscription: [any]\n', 'get'), 'p.yaml', {}))).toContain('without roster set (roster is "get") it has no effect');
   });
 });
