@@ -58,7 +58,7 @@ export function runTestFiles(files: readonly string[], config: string | undefine
       if (!policy) policies.set(policyFile, (policy = loadPolicyFile(policyFile, env)));
       const cases = loadCasesFile(file);
       checkComponents(policy, file, cases);
-      io.out(`${file} (policy ${policyFile}, revision ${policy.revision})`);
+      io.out(`${file} (policy ${policyFile}, revision ${policy.revision.slice(0, 12)})`);
       for (const c of cases) {
         const r = runCase(policy, c);
         if (r.ok) passed++;
