@@ -4,10 +4,10 @@
  * No decisions here. Reload = load, validate and compile the new policy fully,
  * then swap it in atomically; an invalid file leaves the old one in force.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import { connect, type AddressInfo } from 'node:net';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
+import { watchPolicyFile, type PolicyWatch } from './config/watch.js';
 import { PolicyError } from './errors.js';
 import { createAuditSink, type AuditSink } from './observe/audit.js';
 import { createLogger, type Logger } from './observe/log.js';
@@ -34,7 +34,7 @@ export interface SidecarOptions {
   audit?: AuditSink;
   /** Default: Prometheus metrics when the policy has `metrics`, none otherwise. */
   metrics?: Metrics;
-  /** Reload when the policy file changes (debounced). */
+  /** Reload when the policy file's content changes (debounced; ConfigMap volumes included: config/watch.ts). */
   watchFile?: boolean;
   /** Test seam: upstream retry delays and timeouts. */
   upstream?: ListenerOptions['upstream'];
@@ -181,19 +181,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     return { ok: true, policy: loaded };
   };
 
-  let watcher: FSWatcher | undefined;
-  let debounce: NodeJS.Timeout | undefined;
-  if (opts.watchFile) {
-    const file = resolve(current.loaded.file);
-    // Watch the directory: editors and config managers replace files by rename.
-    watcher = watch(dirname(file), (_event, name) => {
-      if (name !== basename(file)) return;
-      clearTimeout(debounce);
-      debounce = setTimeout(() => reload(), 200);
-      debounce.unref();
-    });
-    watcher.unref();
-  }
+  const watcher: PolicyWatch | undefined = opts.watchFile
+    ? watchPolicyFile(current.loaded.file, () => reload(), { initial: current.loaded.revision })
+    : undefined;
 
   let closing: Promise<void> | undefined;
   return {
@@ -212,7 +202,6 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     close() {
       closing ??= (async () => {
         watcher?.close();
-        clearTimeout(debounce);
         await listener.close('system-shutdown');
         await metricsServer?.close();
         await audit.close();

@@ -20,7 +20,7 @@
  * ignorable-character tricks cannot widen or dodge a scope. Resources never
  * matter: a scope names accounts and services, not sessions.
  */
-import { parseJid, type Jid } from '../protocol/jid.js';
+import { normaliseDomain, parseJid, prepareLocal, type Jid } from '../protocol/jid.js';
 
 export const SCOPE_KEYWORDS = ['any', 'self', 'component', 'server'] as const;
 export type ScopeKeyword = (typeof SCOPE_KEYWORDS)[number];
@@ -71,13 +71,11 @@ function prepareGlobPart(raw: string, prep: (s: string) => string | undefined): 
   return wild(out) === wild(raw) ? out : undefined;
 }
 
-const prepDomain = (s: string): string | undefined => {
-  const r = parseJid(s);
-  return r.ok && r.jid.local === '' && r.jid.resource === '' ? r.jid.domain : undefined;
-};
+const prepDomain = (s: string): string | undefined => normaliseDomain(s);
 const prepLocal = (s: string): string | undefined => {
-  const r = parseJid(`${s}@scope.invalid`);
-  return r.ok && r.jid.resource === '' ? r.jid.local : undefined;
+  if (s.includes('@') || s.includes('/')) return undefined;
+  const r = prepareLocal(s);
+  return r.ok ? r.value : undefined;
 };
 
 /** Parses and prepares one entry of a scope list (used by the schema and the compiler). */

@@ -85,6 +85,14 @@ describe('JID scopes: entries and JIDs are compared prepared', () => {
     expect(inScope(['UPLOAD.example.org.'], 'upload.example.org')).toBe(true);
   });
 
+  it('entries and JIDs go through the server\'s stringprep (ignorable characters, case folding beyond lower case)', () => {
+    expect(inScope(['bob@example.org'], 'b\u00ADob@example.org')).toBe(true);
+    expect(inScope(['bo\u200Bb@example.org'], 'bob@example.org')).toBe(true);
+    expect(inScope(['boss@example.org'], 'boß@example.org')).toBe(true);
+    expect(inScope(['*@conference.example.org'], 'room@con\u00ADference.example.org')).toBe(true);
+    expect(inScope(['b\u00AD*@example.org'], 'bx@example.org')).toBe(true);
+  });
+
   it('a wildcard is a wildcard only where written', () => {
     expect(parseScopeEntry('WILDSTAR0@example.org')).toMatchObject({ ok: true, entry: { kind: 'jid', bare: 'wildstar0@example.org' } });
     expect(parseScopeEntry('WILDSTAR0*@example.org')).toMatchObject({ ok: false });
