@@ -1,7 +1,8 @@
 /**
- * `privguard test`: runs each case through the same decisions as `run` and
- * `explain` (explain's orchestration: the policy compiled, the server's grant
- * applied, then the stanza judged from the side that sends it) and compares
+ * `privguard test`: runs each case through the engine `run` and `explain` run
+ * (explain's offline Link: the policy compiled, the server's grant and the
+ * pending requests fed in, then the stanza judged from the side that sends
+ * it, translation included) and compares
  * the decision with what the case expects. allow = passed on as it is;
  * filter = passed on rewritten (e.g. an advertisement cut to the effective
  * rights); deny = refused or dropped (in report mode: would be denied).

@@ -15,7 +15,7 @@ import { xml } from '@xmpp/component';
 import type { Element } from '@xmpp/xml';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './harness/ports.js';
+import { freePort } from '../support/ports.js';
 import { COMPONENT_SECRET, connectComponent, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 
 const CHROMIUM = '/usr/bin/chromium';

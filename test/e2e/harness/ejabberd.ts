@@ -1,26 +1,44 @@
 /**
- * A throwaway ejabberd 23.01 (Debian package ejabberd) for end-to-end tests:
- * config generated into a temp dir owned by the ejabberd user (ejabberdctl,
- * run as root, re-executes itself as that user), free loopback ports, a unique
- * node name and distribution port (so no epmd is started and parallel
- * instances do not meet), users and mutual rosters via ejabberdctl, stop by PID.
- * It speaks urn:xmpp:privilege:1 and urn:xmpp:delegation:1.
+ * A throwaway ejabberd for end-to-end tests: 23.01 from the host's Debian 12
+ * package, or 24.12 from the Debian 13 root (debian13.ts, chrooted as the
+ * root's own ejabberd user, whose uid differs from the host's). Config
+ * generated into a temp dir owned by the ejabberd user (ejabberdctl, run as
+ * root, re-executes itself as that user), free loopback ports, a unique node
+ * name and distribution port (so no epmd is started and parallel instances do
+ * not meet), users and mutual rosters through mod_http_api (a second or two
+ * faster than an ejabberdctl call each), stop by PID.
+ * 23.01 speaks urn:xmpp:privilege:1 and urn:xmpp:delegation:1; 24.12
+ * urn:xmpp:privilege:2 (with the iq permission) and still delegation:1.
+ * Components get one listener each by default; `sharedListener` puts them all
+ * on one listener with `global_routes: false` and a password each.
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { freePorts } from './ports.js';
+import { chrootArgv, chrootTempDir, DEBIAN13_HINT, debian13Missing, debian13User } from './debian13.js';
+import { freePorts } from '../../support/ports.js';
+import type { EjabberdVersion } from './servers.js';
 import { DOMAIN, USERS } from './prosody.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../support/wait.js';
 
-const run = promisify(execFile);
+
+export interface EjabberdOptions {
+  /** 23.01 (host, default) or 24.12 (Debian 13 root). */
+  version?: EjabberdVersion;
+  /** One ejabberd_service listener for all components, `global_routes: false`. */
+  sharedListener?: boolean;
+  /** Component name → upstream password (default s3cr3t). */
+  passwords?: Record<string, string>;
+  /** Leave mod_privilege out (to see delegation work on 24.12, where #4336 breaks it). */
+  withoutPrivilege?: boolean;
+}
 
 export interface EjabberdInstance {
+  version: EjabberdVersion;
   dir: string;
   c2sPort: number;
-  /** Component name → its listener port (one listener per component: see the notes). */
+  /** Component name → its listener port (the same port for all with `sharedListener`). */
   componentPorts: Record<string, number>;
   pid: number;
   readyAfterMs: number;
@@ -33,6 +51,13 @@ export function ejabberdMissing(): string | undefined {
   return r.status === 0 ? undefined : 'ejabberd is not installed';
 }
 
+/** Why ejabberd `version` cannot run here, or undefined when it can. */
+export function ejabberdVersionMissing(version: EjabberdVersion): string | undefined {
+  if (version === '23.01') return ejabberdMissing();
+  const why = debian13Missing('ejabberd');
+  return why ? `ejabberd 24.12: ${why}; ${DEBIAN13_HINT}` : undefined;
+}
+
 export const EJABBERD_INSTALL_HINT = 'apt-get install -y ejabberd (as root), or run: sh scripts/ensure-servers.sh';
 
 function portOpen(port: number): Promise<boolean> {
@@ -43,10 +68,25 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-function config(c2sPort: number, ports: Record<string, number>): string {
-  const listeners = Object.entries(ports)
-    .map(([name, port]) => `  - { port: ${port}, ip: "127.0.0.1", module: ejabberd_service, hosts: { ${name}: { password: s3cr3t } } }`)
-    .join('\n');
+function config(c2sPort: number, httpPort: number, ports: Record<string, number>, opts: EjabberdOptions): string {
+  const pw = (name: string) => opts.passwords?.[name] ?? 's3cr3t';
+  const shared = Object.values(ports)[0];
+  const listeners = opts.sharedListener
+    ? `  - { port: ${shared}, ip: "127.0.0.1", module: ejabberd_service, global_routes: false, hosts: { ${Object.keys(ports)
+        .map((name) => `${name}: { password: ${pw(name)} }`)
+        .join(', ')} } }`
+    : Object.entries(ports)
+        .map(([name, port]) => `  - { port: ${port}, ip: "127.0.0.1", module: ejabberd_service, hosts: { ${name}: { password: ${pw(name)} } } }`)
+        .join('\n');
+  // 24.12 knows the iq permission (XEP-0356 v0.4); 23.01 rejects the option.
+  const iq = opts.version === '24.12' ? `\n    iq: { "vcard-temp": { get: pubsub_access } }` : '';
+  const privilege = opts.withoutPrivilege
+    ? ''
+    : `  mod_privilege:
+    roster: { both: pubsub_access }
+    message: { outgoing: pubsub_access }
+    presence: { roster: pubsub_access }${iq}
+`;
   return `# generated by privguard's test harness
 hosts: [ ${DOMAIN} ]
 loglevel: info
@@ -58,9 +98,11 @@ auth_method: internal
 auth_password_format: plain
 listen:
   - { port: ${c2sPort}, ip: "127.0.0.1", module: ejabberd_c2s, starttls: false, starttls_required: false, max_stanza_size: 262144, shaper: none, access: all }
+  - { port: ${httpPort}, ip: "127.0.0.1", module: ejabberd_http, request_handlers: { /api: mod_http_api } }
 ${listeners}
 api_permissions:
   "console commands": { from: [ ejabberd_ctl ], who: all, what: "*" }
+  "test api": { from: [ mod_http_api ], who: { ip: 127.0.0.1/8 }, what: "*" }
 acl:
   pubsub_component: { server: pubsub.example.test }
 access_rules:
@@ -75,26 +117,35 @@ modules:
   mod_vcard: {}
   mod_mam: { default: always }
   mod_caps: {}
-  mod_privilege:
-    roster: { both: pubsub_access }
-    message: { outgoing: pubsub_access }
-    presence: { roster: pubsub_access }
-  mod_delegation:
+${privilege}  mod_delegation:
     namespaces:
       "urn:xmpp:mam:2": { filtering: ["node"], access: pubsub_access }
       "http://jabber.org/protocol/pubsub": { access: pubsub_access }
 `;
 }
 
-export async function startEjabberd(components: string[] = ['pubsub.example.test', 'plain.example.test']): Promise<EjabberdInstance> {
-  const missing = ejabberdMissing();
-  if (missing) throw new Error(`${missing}: ${EJABBERD_INSTALL_HINT}`);
-  const [c2sPort, distPort, ...cports] = await freePorts(2 + components.length);
-  const componentPorts = Object.fromEntries(components.map((c, i) => [c, cports[i]!]));
-  const dir = mkdtempSync('/tmp/privguard-ejabberd-');
+/** POST one mod_http_api command; its failure is an error naming the command. */
+async function api(httpPort: number, command: string, args: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/api/${command}`, { method: 'POST', body: JSON.stringify(args) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ejabberd api ${command} failed: ${res.status} ${text}`);
+}
+
+export async function startEjabberd(
+  components: string[] = ['pubsub.example.test', 'plain.example.test'],
+  opts: EjabberdOptions = {},
+): Promise<EjabberdInstance> {
+  const version = opts.version ?? '23.01';
+  const missing = ejabberdVersionMissing(version);
+  if (missing) throw new Error(version === '23.01' ? `${missing}: ${EJABBERD_INSTALL_HINT}` : missing);
+  const [c2sPort, distPort, httpPort, ...cports] = await freePorts(3 + (opts.sharedListener ? 1 : components.length));
+  const componentPorts = Object.fromEntries(components.map((c, i) => [c, cports[opts.sharedListener ? 0 : i]!]));
+  // 24.12 runs chrooted: `dir` is the host's path, `inside` what ejabberd sees.
+  const [dir, inside] = version === '23.01' ? [mkdtempSync('/tmp/privguard-ejabberd-'), ''] : chrootTempDir('privguard-ejabberd24-');
+  const seen = version === '23.01' ? dir : inside;
   const node = `privguard-${Math.random().toString(36).slice(2, 10)}@localhost`;
   for (const d of ['conf', 'spool', 'logs']) mkdirSync(join(dir, d));
-  writeFileSync(join(dir, 'conf', 'ejabberd.yml'), config(c2sPort!, componentPorts));
+  writeFileSync(join(dir, 'conf', 'ejabberd.yml'), config(c2sPort!, httpPort!, componentPorts, { ...opts, version }));
   writeFileSync(join(dir, 'conf', 'inetrc'), '{lookup,["file","native"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n');
   writeFileSync(
     join(dir, 'conf', 'ejabberdctl.cfg'),
@@ -103,14 +154,19 @@ export async function startEjabberd(components: string[] = ['pubsub.example.test
   const ejctl = join(dir, 'ejctl');
   writeFileSync(
     ejctl,
-    `#!/bin/sh\ncd /tmp && exec ejabberdctl --config-dir "${dir}/conf" --config "${dir}/conf/ejabberd.yml" --ctl-config "${dir}/conf/ejabberdctl.cfg" --spool "${dir}/spool" --logs "${dir}/logs" "$@"\n`,
+    `#!/bin/sh\ncd /tmp && exec ejabberdctl --config-dir "${seen}/conf" --config "${seen}/conf/ejabberd.yml" --ctl-config "${seen}/conf/ejabberdctl.cfg" --spool "${seen}/spool" --logs "${seen}/logs" "$@"\n`,
   );
   chmodSync(ejctl, 0o755);
-  spawnSync('chown', ['-R', 'ejabberd:ejabberd', dir]);
+  const user = version === '23.01' ? undefined : debian13User('ejabberd');
+  spawnSync('chown', ['-R', user ? `${user.uid}:${user.gid}` : 'ejabberd:ejabberd', dir]);
   chmodSync(dir, 0o755);
 
   const t0 = Date.now();
-  const child = spawn('setsid', [ejctl, 'foreground'], { cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const [bin, args] =
+    version === '23.01'
+      ? ['setsid', [ejctl, 'foreground']]
+      : chrootArgv([`${inside}/ejctl`, 'foreground'], { user, env: { HOME: '/var/lib/ejabberd' } });
+  const child = spawn(bin, args, { cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'], detached: false });
   let console = '';
   child.stdout.on('data', (d: Buffer) => (console += d.toString()));
   child.stderr.on('data', (d: Buffer) => (console += d.toString()));
@@ -143,21 +199,24 @@ export async function startEjabberd(components: string[] = ['pubsub.example.test
       'ejabberd to open its ports',
       async () => {
         if (/Failed to start|failed to start|Errors in|Invalid value/.test(log())) throw new Error(`ejabberd failed to start:\n${log()}`);
-        for (const p of [c2sPort!, ...cports]) if (!(await portOpen(p))) return undefined;
+        for (const p of [c2sPort!, httpPort!, ...new Set(Object.values(componentPorts))]) if (!(await portOpen(p))) return undefined;
         return true;
       },
       30_000,
       50,
     );
-    const found = spawnSync('pgrep', ['-n', '-u', 'ejabberd', '-f', '--', `-sname ${node} `], { encoding: 'utf8' });
+    // The Erlang VM is a grandchild (ejabberdctl does not exec erl): find it by its unique node name.
+    const found = spawnSync('pgrep', ['-n', '-f', '--', `name ${node} `], { encoding: 'utf8' });
     pid = Number(found.stdout.trim()) || 0;
     const readyAfterMs = Date.now() - t0;
-    await Promise.all(Object.entries(USERS).map(([u, pw]) => run(ejctl, ['register', u, DOMAIN, pw], { cwd: '/tmp' })));
+    await Promise.all(Object.entries(USERS).map(([u, pw]) => api(httpPort!, 'register', { user: u, host: DOMAIN, password: pw })));
+    // 24.12's add_rosteritem takes a list of groups; 23.01's a single group.
+    const group = version === '23.01' ? { group: 'Friends' } : { groups: ['Friends'] };
     await Promise.all([
-      run(ejctl, ['add_rosteritem', 'alice', DOMAIN, 'bob', DOMAIN, 'bob', 'Friends', 'both'], { cwd: '/tmp' }),
-      run(ejctl, ['add_rosteritem', 'bob', DOMAIN, 'alice', DOMAIN, 'alice', 'Friends', 'both'], { cwd: '/tmp' }),
+      api(httpPort!, 'add_rosteritem', { localuser: 'alice', localhost: DOMAIN, user: 'bob', host: DOMAIN, nick: 'bob', ...group, subs: 'both' }),
+      api(httpPort!, 'add_rosteritem', { localuser: 'bob', localhost: DOMAIN, user: 'alice', host: DOMAIN, nick: 'alice', ...group, subs: 'both' }),
     ]);
-    return { dir, c2sPort: c2sPort!, componentPorts, pid, readyAfterMs, log, stop };
+    return { version, dir, c2sPort: c2sPort!, componentPorts, pid, readyAfterMs, log, stop };
   } catch (e) {
     await stop();
     throw e;
