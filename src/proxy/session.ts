@@ -21,7 +21,7 @@ import { stanzaError } from '../protocol/stanzas.js';
 import { checkComponentElement } from '../policy/addressing.js';
 import type { CompiledComponent } from '../policy/compile.js';
 import { effectiveGrant, type EffectiveGrant } from '../policy/grants.js';
-import { effectiveDelegation } from '../policy/delegation.js';
+import { effectiveDelegation, isNestingQuery } from '../policy/delegation.js';
 import { decideInbound } from '../policy/inbound.js';
 import { decideOutbound } from '../policy/outbound.js';
 import { framedInboundPasses, framedOutboundPasses } from '../policy/framed.js';
@@ -35,6 +35,7 @@ import { buildAdvertisement, parseAdvertisement, type Advertisement } from '../p
 import type { AuditRecord, AuditSink, AuditVerdict } from '../observe/audit.js';
 import type { Logger } from '../observe/log.js';
 import { noMetrics, type Metrics } from '../observe/metrics.js';
+import { DELEGATION_ACTIVATION_DEADLINE_MS, delegationNeverActivatedText, NestingWatch } from './nesting-watch.js';
 import { PendingTable } from './pending.js';
 import { TokenBucket } from './ratelimit.js';
 import type { XmppStream } from './stream.js';
@@ -131,6 +132,10 @@ export class Session {
   #recentPresence = new Map<string, number>();
   #subscriptions: SubscriptionLedger;
   #isManaged = (domain: string): boolean => this.#compiled.privileges.has(domain);
+  /** Says so when the server never activates delegation (ejabberd #4336). */
+  #nesting = new NestingWatch((domain) =>
+    this.#log.warn({ component: this.component.name, domain, bug: 'ejabberd#4336' }, delegationNeverActivatedText(domain, DELEGATION_ACTIVATION_DEADLINE_MS)),
+  );
 
   constructor(opts: SessionOptions) {
     this.component = opts.component;
@@ -289,6 +294,7 @@ export class Session {
   close(condition?: StreamErrorCondition, text?: string): void {
     this.#beginClose();
     clearTimeout(this.#rateTimer);
+    this.#nesting.close();
     this.#delegPending.drain((_id, t) => this.#answerDelegated(t, 'component_gone'));
     // The component is told before its stream closes: its privileged IQs get no answer now.
     this.#pending.drain((_id, p) => this.#answerPending(p, 'timeout'));
@@ -368,6 +374,7 @@ export class Session {
 
   #applyOutbound(v: Verdict, el: Element): void {
     if (v.settle) this.#delegPending.take(v.settle.id);
+    if ((v.action === 'pass' || v.action === 'rewrite') && el.name === 'iq' && el.attrs.type === 'result') this.#nesting.answered(String(el.attrs.id));
     switch (v.action) {
       case 'pass':
         if (v.track?.kind === 'privileged_iq' && !this.#pending.add(v.track.id, { request: el, user: v.track.user, domain: v.track.domain })) {
@@ -457,6 +464,7 @@ export class Session {
       const known = this.#delegations.get(v.learn.domain) ?? new Map<string, readonly string[]>();
       for (const [ns, attrs] of v.learn.delegated) known.set(ns, attrs);
       this.#delegations.set(v.learn.domain, known);
+      this.#nesting.advertised(v.learn.domain);
     }
     switch (v.action) {
       case 'pass': {
@@ -464,6 +472,7 @@ export class Session {
         if (el.name === 'iq' && id !== undefined && (el.attrs.type === 'result' || el.attrs.type === 'error')) this.#pending.take(id);
         if (v.track?.kind === 'delegated_iq' && !this.#trackDelegated(v.track)) return;
         if (el.name === 'presence' && this.#duplicatePresence(el)) return;
+        if (id !== undefined && isNestingQuery(el)) this.#nesting.asked(id, domainOf(el.attrs.from) ?? '');
         if (v.audit) this.#record(v, el, 'allowed');
         this.#toComponent(el);
         return;
