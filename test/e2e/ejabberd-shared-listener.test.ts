@@ -11,7 +11,7 @@ import { xml } from '@xmpp/component';
 import { startEjabberd } from './harness/ejabberd.js';
 import { describeEjabberd } from './harness/servers.js';
 import { COMPONENT_SECRET, connectComponent, connectUser, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
-import { waitFor } from './harness/wait.js';
+import { waitFor } from '../support/wait.js';
 
 const PASSWORDS = { 'pubsub.example.test': 'pw-pubsub', 'plain.example.test': 'pw-plain' };
 

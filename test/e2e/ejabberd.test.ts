@@ -10,7 +10,7 @@ import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { startEjabberd, type EjabberdInstance } from './harness/ejabberd.js';
 import { describeEjabberd } from './harness/servers.js';
-import { waitFor } from './harness/wait.js';
+import { waitFor } from '../support/wait.js';
 import { COMPONENT_SECRET, connectComponent, connectUser, makeComponent, serveDelegation, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 
 const PRIV2 = 'urn:xmpp:privilege:2';

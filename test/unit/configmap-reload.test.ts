@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { watchPolicyFile, type PolicyWatch } from '../../src/config/watch.js';
-import { freePorts } from '../e2e/harness/ports.js';
-import { waitFor } from '../e2e/harness/wait.js';
+import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 import { startCli, type RunningCli } from './cli-process.js';
 
 /** A ConfigMap volume with one key, policy.yaml. */
@@ -110,7 +110,9 @@ describe('privguard run on a ConfigMap volume (the real executable)', () => {
     const versions = [policy('report'), policy('enforce') + '# v3\n'];
     for (const [i, text] of versions.entries()) {
       vol.update(text);
-      await waitFor(`reload ${i + 1}`, async () => ((await reloads()) > i ? true : undefined), 15_000);
+      await waitFor(`reload ${i + 1}`, async () => ((await reloads()) > i ? true : undefined), 15_000).catch((e: Error) => {
+        throw new Error(`${e.message}; privguard's log:\n${running!.err}`);
+      });
       await running.waitErr(`reload ${i + 1} logged`, /"msg":"policy reloaded"/);
     }
     expect(await reloads()).toBe(2);

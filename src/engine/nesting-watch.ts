@@ -8,7 +8,7 @@
  */
 export const DELEGATION_ACTIVATION_DEADLINE_MS = 5000;
 
-export function delegationNeverActivatedText(domain: string, deadlineMs: number): string {
+export function delegationNeverActivatedText(domain: string, deadlineMs = DELEGATION_ACTIVATION_DEADLINE_MS): string {
   return (
     `${domain} sent no delegation advertisement within ${deadlineMs} ms of the component's answers to its disco nesting queries: ` +
     `delegation is not active. ejabberd 24.10 to 25.02 drop these answers while mod_privilege is loaded (ejabberd bug #4336); ` +
@@ -16,17 +16,16 @@ export function delegationNeverActivatedText(domain: string, deadlineMs: number)
   );
 }
 
+/** On the link's clock: the driver asks for `nextDeadline()` and calls `due(now)` then. */
 export class NestingWatch {
   /** Nesting query id → the server domain that asked. */
   #asked = new Map<string, string>();
-  #timers = new Map<string, NodeJS.Timeout>();
+  /** Domain → when its advertisement is overdue. */
+  #deadlines = new Map<string, number>();
   #advertised = new Set<string>();
   #reported = new Set<string>();
 
-  constructor(
-    private readonly onNeverActivated: (domain: string) => void,
-    private readonly deadlineMs = DELEGATION_ACTIVATION_DEADLINE_MS,
-  ) {}
+  constructor(private readonly deadlineMs = DELEGATION_ACTIVATION_DEADLINE_MS) {}
 
   /** A nesting query from `domain` went to the component. */
   asked(id: string, domain: string): void {
@@ -34,30 +33,35 @@ export class NestingWatch {
   }
 
   /** The component's result to IQ `id` went to the server: if it answered a nesting query, the clock starts. */
-  answered(id: string): void {
+  answered(id: string, now: number): void {
     const domain = this.#asked.get(id);
     if (domain === undefined) return;
     this.#asked.delete(id);
-    if (this.#advertised.has(domain) || this.#reported.has(domain) || this.#timers.has(domain)) return;
-    const timer = setTimeout(() => {
-      this.#timers.delete(domain);
-      this.#reported.add(domain);
-      this.onNeverActivated(domain);
-    }, this.deadlineMs);
-    timer.unref();
-    this.#timers.set(domain, timer);
+    if (this.#advertised.has(domain) || this.#reported.has(domain) || this.#deadlines.has(domain)) return;
+    this.#deadlines.set(domain, now + this.deadlineMs);
   }
 
   /** The server advertised a delegation from `domain`: it works. */
   advertised(domain: string): void {
     this.#advertised.add(domain);
-    clearTimeout(this.#timers.get(domain));
-    this.#timers.delete(domain);
+    this.#deadlines.delete(domain);
   }
 
-  close(): void {
-    for (const t of this.#timers.values()) clearTimeout(t);
-    this.#timers.clear();
-    this.#asked.clear();
+  nextDeadline(): number | undefined {
+    let at: number | undefined;
+    for (const d of this.#deadlines.values()) if (at === undefined || d < at) at = d;
+    return at;
+  }
+
+  /** The domains whose advertisement is overdue at `now`; each is returned once. */
+  due(now: number): string[] {
+    const out: string[] = [];
+    for (const [domain, at] of this.#deadlines) {
+      if (at > now) continue;
+      this.#deadlines.delete(domain);
+      this.#reported.add(domain);
+      out.push(domain);
+    }
+    return out;
   }
 }
