@@ -98,10 +98,6 @@ export class StreamParser {
     this.#tree = new ElementTree(limits.maxDepth);
   }
 
-  get failed(): ParseFailure | undefined {
-    return this.#failure;
-  }
-
   /** Stop parsing: later writes are ignored (used when the stream is closed). */
   stop(): void {
     if (this.#phase !== 'failed') this.#phase = 'ended';
