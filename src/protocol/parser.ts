@@ -104,6 +104,10 @@ export class StreamParser {
     this.#tree = new ElementTree(limits.maxDepth, limits.serverStream === true);
   }
 
+  get failed(): ParseFailure | undefined {
+    return this.#failure;
+  }
+
   /** Stop parsing: later writes are ignored (used when the stream is closed). */
   stop(): void {
     if (this.#phase !== 'failed') this.#phase = 'ended';
