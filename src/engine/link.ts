@@ -297,7 +297,7 @@ export class Link {
         return;
       case 'reject':
       case 'drop':
-        if (this.#mode === 'report') {
+        if (this.#mode === 'report' && !(v.action === 'reject' && v.enforced)) {
           this.#record(v, el, 'would_deny');
           this.#subscriptions.apply(changesToServer(el));
           this.#fx.toServer(serialize(el), el.name);
