@@ -177,6 +177,13 @@ describe('where the server grants presence: subscription presence told from priv
     expect(presencesOf(gwp, 'alice@example.test/after').length).toBeGreaterThanOrEqual(1);
     await after.entity.stop();
 
+    // What privguard saw outlives the component's connection, as the subscription does.
+    await gwp.entity.stop();
+    gwp = await online(stack, 'gwp.example.test');
+    const again = await aliceOnline(stack, gwp, 'gwp.example.test', 'again');
+    expect(presencesOf(gwp, 'alice@example.test/again').length).toBeGreaterThanOrEqual(1);
+    await again.entity.stop();
+
     // Removing the item ends it: her presence is privilege presence again, and dropped.
     const rm = await gwp.entity.iqCaller.request(rosterSet('gwp.example.test', 'alice@example.test', 'gwp.example.test', 'remove', 'gwp-rm'), 5000);
     expect(rm.attrs.type).toBe('result');
