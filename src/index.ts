@@ -150,12 +150,6 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       throw e;
     }
   }
-  logWarnings(log, current.loaded);
-  log.info(
-    { file: current.loaded.file, revision: current.loaded.revision, listen: `${address.address}:${address.port}`, upstream: `${first.upstream.host}:${first.upstream.port}`, metrics: metricsServer ? `${metricsServer.address.address}:${metricsServer.address.port}` : undefined },
-    `privguard listening on ${address.address}:${address.port}`,
-  );
-
   const reload = (next?: LoadedPolicy): ReloadResult => {
     let loaded: LoadedPolicy;
     let compiled: CompiledPolicy;
@@ -182,8 +176,18 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   };
 
   const watcher: PolicyWatch | undefined = opts.watchFile
-    ? watchPolicyFile(current.loaded.file, () => reload(), { initial: current.loaded.revision })
+    ? watchPolicyFile(current.loaded.file, () => reload(), {
+        initial: current.loaded.revision,
+        failed: (e) => log.warn({ file: current.loaded.file, error: e.message }, 'watching the policy file failed; SIGHUP still reloads'),
+      })
     : undefined;
+
+  // Logged last: once this line is out, every part is in place (the file watch included).
+  logWarnings(log, current.loaded);
+  log.info(
+    { file: current.loaded.file, revision: current.loaded.revision, listen: `${address.address}:${address.port}`, upstream: `${first.upstream.host}:${first.upstream.port}`, metrics: metricsServer ? `${metricsServer.address.address}:${metricsServer.address.port}` : undefined },
+    `privguard listening on ${address.address}:${address.port}`,
+  );
 
   let closing: Promise<void> | undefined;
   return {

@@ -37,7 +37,14 @@ function fingerprint(file: string): string | undefined {
 export function watchPolicyFile(
   file: string,
   onChange: () => void,
-  opts: { initial?: string; debounceMs?: number; /** Test seam: after each burst, whether it was a change. */ settled?: (changed: boolean) => void } = {},
+  opts: {
+    initial?: string;
+    debounceMs?: number;
+    /** The watch failed and ended (e.g. the directory was unmounted); SIGHUP still reloads. */
+    failed?: (e: Error) => void;
+    /** Test seam: after each burst, whether it was a change. */
+    settled?: (changed: boolean) => void;
+  } = {},
 ): PolicyWatch {
   const path = resolve(file);
   let last = opts.initial ?? fingerprint(path);
@@ -58,7 +65,10 @@ export function watchPolicyFile(
     timer.unref();
   });
   // A directory that disappears (an unmounted volume) ends the watch, it does not end privguard.
-  watcher.on('error', () => watcher.close());
+  watcher.on('error', (e) => {
+    watcher.close();
+    opts.failed?.(e);
+  });
   watcher.unref();
   return {
     close() {

@@ -8,6 +8,7 @@
  * track or audit; test/property/frame.property.test.ts checks that.
  */
 import type { FramedStanza } from '../protocol/frame.js';
+import { isCanonicalJid } from '../protocol/jid.js';
 import { checkAddressing } from './addressing.js';
 
 /** A component's stanza towards the server. `isDelegationReply`: an id the delegation table knows (pending or recently answered). */
@@ -22,7 +23,11 @@ export function framedOutboundPasses(component: string, s: FramedStanza, isDeleg
   } else if (s.name !== 'message') {
     return false;
   }
-  return checkAddressing(component, { name: s.name, attrs: { from: s.attr('from'), to: s.attr('to') } }).action === 'pass';
+  const from = s.attr('from');
+  const to = s.attr('to');
+  // A JID not in prepared form is refused by the full path (policy/outbound.ts).
+  if ((from !== undefined && !isCanonicalJid(from)) || (to !== undefined && !isCanonicalJid(to))) return false;
+  return checkAddressing(component, { name: s.name, attrs: { from, to } }).action === 'pass';
 }
 
 /**

@@ -9,7 +9,7 @@
  * a Verdict out. Delegation replies (XEP-0355) are decided elsewhere.
  */
 import type { Element } from '@xmpp/xml';
-import { parseJid, type Jid } from '../protocol/jid.js';
+import { parseJid, type Jid, type JidResult } from '../protocol/jid.js';
 import { NS, PRIVILEGE_NS, RESERVED_NAMESPACE_PREFIXES, delegationVersion, privilegeVersion } from '../protocol/ns.js';
 import { elementChildren, forwardedStanza, hasPrivilegeElement, privilegeChild } from '../protocol/privilege.js';
 import { stanzaError } from '../protocol/stanzas.js';
@@ -34,8 +34,8 @@ export interface OutboundContext {
   delegationClosed: (id: string) => boolean;
 }
 
-type Condition = 'forbidden' | 'bad-request' | 'resource-constraint';
-const ERROR_TYPE = { forbidden: 'auth', 'bad-request': 'modify', 'resource-constraint': 'wait' } as const;
+type Condition = 'forbidden' | 'bad-request' | 'resource-constraint' | 'jid-malformed';
+const ERROR_TYPE = { forbidden: 'auth', 'bad-request': 'modify', 'resource-constraint': 'wait', 'jid-malformed': 'modify' } as const;
 
 /** A denial answered to the component with a stanza error (or dropped, for errors and results). */
 function deny(
@@ -71,6 +71,35 @@ function managedUser(to: string | undefined): Jid | undefined {
   return r.ok && r.jid.local !== '' && r.jid.resource === '' ? r.jid : undefined;
 }
 
+/** Non-printable and non-ASCII characters as \\u escapes, so an audit line shows what the text holds. */
+function visible(s: string): string {
+  return s.replace(/[^\x21-\x7e]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}
+
+/**
+ * A JID the server would read as another text than privguard judged
+ * (DESIGN.md threat model: JID preparation): valid, but not in prepared form.
+ * Returns what to say about it, or undefined when `raw` is absent, canonical
+ * or invalid (invalid JIDs are judged where they are used).
+ */
+function nonCanonical(what: string, raw: string | undefined): { detail: string; jid: Jid } | undefined {
+  if (raw === undefined) return undefined;
+  const r: JidResult = parseJid(raw);
+  if (!r.ok || r.canonical) return undefined;
+  const prepared = r.jid.resource ? `${r.jid.bare}/${r.jid.resource}` : r.jid.bare;
+  return { detail: `${what} "${visible(raw)}" is ${visible(prepared)} to the server`, jid: r.jid };
+}
+
+/** Refusal of a stanza naming a JID not in prepared form: jid-malformed, audited as non_canonical_jid. */
+function denyNonCanonical(ctx: OutboundContext, el: Element, subject: string, found: { detail: string; jid: Jid }, audit: AuditInfo): Verdict {
+  // The audit line names the user the server would have acted for.
+  if (audit.user === undefined && found.jid.local !== '' && (audit.domain === undefined || audit.domain === found.jid.domain)) {
+    audit.domain = found.jid.domain;
+    audit.user = found.jid.local;
+  }
+  return deny(ctx, el, subject, 'non_canonical_jid', 'jid-malformed', { detail: found.detail, audit });
+}
+
 /** Whether a direct child is a XEP-0356 or XEP-0355 element (one pass, the common case has none). */
 function hasProtocolChild(el: Element): boolean {
   for (const c of el.children) {
@@ -83,6 +112,9 @@ function hasProtocolChild(el: Element): boolean {
 
 export function decideOutbound(ctx: OutboundContext, el: Element): Verdict {
   const type = el.attrs.type as string | undefined;
+  // The server routes and authorises by the prepared JIDs: judge only those.
+  const address = nonCanonical('"to"', el.attrs.to as string | undefined) ?? nonCanonical('"from"', el.attrs.from as string | undefined);
+  if (address) return denyNonCanonical(ctx, el, `<${el.name}>`, address, { action: `stanza.${el.name}` });
   // Messages and presences without a privilege or delegation element are nobody's business here.
   if (el.name !== 'iq' && !hasProtocolChild(el)) return pass(`<${el.name}>`);
   const replies = { pending: ctx.delegationPending, wasPending: ctx.delegationClosed };
@@ -113,6 +145,8 @@ function decideRoster(ctx: OutboundContext, el: Element, type: 'get' | 'set'): V
   if (!user) return deny(ctx, el, subject, 'not_managed_target', 'forbidden', { audit });
   audit.domain = user.domain;
   audit.user = user.local;
+  const item = type === 'set' ? nonCanonicalItem(el) : undefined;
+  if (item) return denyNonCanonical(ctx, el, subject, item, audit);
   const found = lookup(ctx, user.domain);
   if (!found.ok) return deny(ctx, el, subject, found.reason, 'forbidden', { rule: found.rule, audit });
   if (!found.grant.roster[type]) {
@@ -131,6 +165,16 @@ function decideRoster(ctx: OutboundContext, el: Element, type: 'get' | 'set'): V
     }
   }
   return pass(subject, audit);
+}
+
+/** The first roster item whose jid the server would prepare to another text. */
+function nonCanonicalItem(el: Element): { detail: string; jid: Jid } | undefined {
+  const query = el.getChild('query', NS.roster);
+  for (const item of query ? elementChildren(query) : []) {
+    const found = item.name === 'item' ? nonCanonical('the roster item', item.attrs.jid as string | undefined) : undefined;
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** P2 — XEP-0356 §5: a message sent as the server or a managed user. */
@@ -161,6 +205,8 @@ function decidePrivilegedMessage(ctx: OutboundContext, el: Element): Verdict {
   const inner = fwd.stanza;
   if (inner.name !== 'message') return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the forwarded stanza must be a message', audit });
   if (inner.getNS() !== NS.client) return deny(ctx, el, subject, 'wrong_inner_namespace', 'bad-request', { audit });
+  const innerAlias = nonCanonical('the inner "from"', inner.attrs.from as string | undefined) ?? nonCanonical('the inner "to"', inner.attrs.to as string | undefined);
+  if (innerAlias) return denyNonCanonical(ctx, el, subject, innerAlias, audit);
   const innerFrom = parseJid((inner.attrs.from as string | undefined) ?? '');
   // XEP-0356 §5.1: a bare JID of the server; strict like ejabberd: of this very domain.
   if (!innerFrom.ok || innerFrom.jid.resource !== '' || innerFrom.jid.domain !== domain) {
@@ -243,6 +289,8 @@ function decidePrivilegedIq(ctx: OutboundContext, el: Element): Verdict {
   // (f) the types match
   if (inner.attrs.type !== outerType) return deny(ctx, el, subject, 'type_mismatch', 'forbidden', { audit });
   if (inner.attrs.id === undefined) return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the inner iq needs an id', audit });
+  const innerAlias = nonCanonical('the inner "from"', inner.attrs.from as string | undefined) ?? nonCanonical('the inner "to"', inner.attrs.to as string | undefined);
+  if (innerAlias) return denyNonCanonical(ctx, el, subject, innerAlias, audit);
   // (e) the encapsulated "from" is absent or the managed entity itself
   const innerFromRaw = inner.attrs.from as string | undefined;
   if (innerFromRaw !== undefined) {

@@ -53,6 +53,7 @@ export const REASON_PHRASES = {
   outer_error: 'was an error, which the user gets as service-unavailable',
   misplaced_delegation: 'carries a delegation element where none may be',
   nothing_delegated: 'delegates nothing this component may have',
+  non_canonical_jid: 'names a JID that is not in the form the server prepares it to',
 } as const;
 export type Reason = keyof typeof REASON_PHRASES;
 

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeProsody } from './harness/servers.js';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { COMPONENT_SECRET, connectComponent, connectUser, serveDelegation, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
@@ -51,7 +52,7 @@ async function iqError(peer: Peer, iq: Element, timeoutMs = 10_000): Promise<{ c
   }
 }
 
-describe('XEP-0355 through privguard (real Prosody delegates MAM with node and pubsub; the policy only MAM)', () => {
+describeProsody('XEP-0355 through privguard (real Prosody delegates MAM with node and pubsub; the policy only MAM)', (version) => {
   let stack: Stack;
   let comp: Peer;
   let alice: Peer;
@@ -59,7 +60,7 @@ describe('XEP-0355 through privguard (real Prosody delegates MAM with node and p
   const delegatedSeen = () => comp.stanzas.filter((el) => el.is('iq') && el.getChild('delegation', DELEG) !== undefined);
 
   beforeAll(async () => {
-    stack = await startStack({ prosody: PROSODY, policy });
+    stack = await startStack({ prosody: { ...PROSODY, version }, policy });
     comp = await connectComponent(stack);
     serveDelegated(comp, () => mode);
     await waitStanza(comp.stanzas, (el) => el.is('message') && el.getChild('delegation', DELEG) !== undefined, 'delegation advertisement');

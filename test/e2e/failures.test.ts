@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
+import { describeProsody } from './harness/servers.js';
 import { xml } from '@xmpp/component';
 import { startProsody } from './harness/prosody.js';
 import {
@@ -30,9 +31,9 @@ afterEach(async () => {
   stack = undefined;
 });
 
-describe('connection failures (real Prosody)', () => {
+describeProsody('connection failures (real Prosody)', (version) => {
   it('a component with the wrong secret is refused with not-authorized', async () => {
-    stack = await startStack();
+    stack = await startStack({ prosody: { version } });
     const peer = makeComponent(stack, 'pubsub.example.test', 'wrong-secret');
     peer.entity.reconnect.stop();
     await expect(peer.entity.start()).rejects.toMatchObject({ condition: 'not-authorized' });
@@ -40,14 +41,14 @@ describe('connection failures (real Prosody)', () => {
   });
 
   it('a component privguard does not serve is refused with host-unknown', async () => {
-    stack = await startStack();
+    stack = await startStack({ prosody: { version } });
     const peer = makeComponent(stack, 'limited.example.test');
     peer.entity.reconnect.stop();
     await expect(peer.entity.start()).rejects.toMatchObject({ condition: 'host-unknown' });
   });
 
   it('the server going down closes the component with remote-connection-failed; it reconnects once the server is back', async () => {
-    stack = await startStack();
+    stack = await startStack({ prosody: { version } });
     const comp = await connectComponent(stack);
     const ports = { c2s: stack.prosody.c2sPort, component: stack.prosody.componentPort };
     const disconnected = nextEvent(comp.entity, 'disconnect', 10_000);
@@ -58,7 +59,7 @@ describe('connection failures (real Prosody)', () => {
     await disconnected;
     // While the server is down, reconnects fail with a clear log line.
     await waitFor('a refused upstream logged', () => stack!.log.lines.find((l) => l.level === 'error' && l.msg.includes('connection refused')), 10_000);
-    stack.prosody = await startProsody({ ports });
+    stack.prosody = await startProsody({ ports, version });
     await online;
     const alice = await connectUser(stack, 'alice');
     await comp.entity.send(xml('message', { from: 'pubsub.example.test', to: 'alice@example.test/test', id: 'back' }, xml('body', {}, 'again')));
@@ -66,9 +67,9 @@ describe('connection failures (real Prosody)', () => {
   });
 });
 
-describe('hostile components (real Prosody)', () => {
+describeProsody('hostile components (real Prosody)', (version) => {
   it('an oversize stanza closes the stream with policy-violation and never reaches the user', async () => {
-    stack = await startStack();
+    stack = await startStack({ prosody: { version } });
     const alice = await connectUser(stack, 'alice');
     const comp = await connectComponent(stack);
     comp.entity.reconnect.stop();
@@ -78,7 +79,7 @@ describe('hostile components (real Prosody)', () => {
   });
 
   it('a DOCTYPE closes the stream with restricted-xml, and the stanza after it is not delivered', async () => {
-    stack = await startStack();
+    stack = await startStack({ prosody: { version } });
     const alice = await connectUser(stack, 'alice');
     const raw = await RawComponent.open(stack.port, 'pubsub.example.test');
     raw.write("<!DOCTYPE x [<!ENTITY e 'v'>]><message from='pubsub.example.test' to='alice@example.test/test' id='hidden'/>");
@@ -87,7 +88,7 @@ describe('hostile components (real Prosody)', () => {
   });
 
   it('a spoofed from closes the stream with invalid-from, is audited, and never reaches the user', async () => {
-    stack = await startStack();
+    stack = await startStack({ prosody: { version } });
     const alice = await connectUser(stack, 'alice');
     const comp = await connectComponent(stack);
     comp.entity.reconnect.stop();
@@ -100,7 +101,7 @@ describe('hostile components (real Prosody)', () => {
   });
 
   it('an undefined entity closes only that stream; privguard keeps serving others', async () => {
-    stack = await startStack();
+    stack = await startStack({ prosody: { version } });
     const other = await connectComponent(stack, 'plain.example.test');
     const raw = await RawComponent.open(stack.port, 'pubsub.example.test');
     raw.write("<message from='pubsub.example.test' to='alice@example.test'><body>&foo;</body></message>");

@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
+import { describeProsody } from './harness/servers.js';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { loadPolicyText } from '../../src/config/load.js';
@@ -33,9 +34,9 @@ afterEach(async () => {
 
 const isAdvertisement = (el: Element) => el.is('message') && el.getChild('privilege', PRIV) !== undefined;
 
-describe('faults (real Prosody)', () => {
+describeProsody('faults (real Prosody)', (version) => {
   it('Prosody dies with a privileged IQ pending: the component gets its answer, a stream error, and reconnects when Prosody is back', async () => {
-    stack = await startStack({ prosody: PROSODY, policy: policy('a') });
+    stack = await startStack({ prosody: { ...PROSODY, version }, policy: policy('a') });
     const comp = await connectComponent(stack);
     await waitStanza(comp.stanzas, isAdvertisement, 'advertisement');
     const prosody = stack.prosody as ProsodyInstance;
@@ -56,14 +57,14 @@ describe('faults (real Prosody)', () => {
     expect(comp.errors).toContain('remote-connection-failed');
     const online = nextEvent(comp.entity, 'online', 20_000);
     await prosody.stop(); // cleans the temp dir of the dead instance
-    stack.prosody = await startProsody({ ...PROSODY, ports });
+    stack.prosody = await startProsody({ ...PROSODY, ports, version });
     await online;
     const res = await comp.entity.iqCaller.request(xml('iq', { type: 'get', from: 'pubsub.example.test', to: 'alice@example.test' }, xml('query', { xmlns: 'jabber:iq:roster' })), 10_000);
     expect(res.attrs.type).toBe('result');
   });
 
   it('a component killed with delegated IQs pending: every user waiting gets an answer', async () => {
-    stack = await startStack({ prosody: PROSODY, policy: policy('a') });
+    stack = await startStack({ prosody: { ...PROSODY, version }, policy: policy('a') });
     // A component that never answers, killed without closing its stream.
     const raw = await RawComponent.open(stack.port, 'pubsub.example.test');
     const alice = await connectUser(stack, 'alice', 'f');
@@ -79,7 +80,7 @@ describe('faults (real Prosody)', () => {
   });
 
   it('50 reloads under load: no connection dropped, no IQ left unanswered', async () => {
-    stack = await startStack({ prosody: PROSODY, policy: policy('a') });
+    stack = await startStack({ prosody: { ...PROSODY, version }, policy: policy('a') });
     const comp = await connectComponent(stack);
     await waitStanza(comp.stanzas, isAdvertisement, 'advertisement');
     let disconnects = 0;

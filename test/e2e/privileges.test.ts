@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeProsody } from './harness/servers.js';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import {
@@ -75,11 +76,11 @@ function rosterJids(res: Element): string[] {
   return (res.getChild('query', 'jabber:iq:roster')?.getChildren('item') ?? []).map((i) => String(i.attrs.jid));
 }
 
-describe('XEP-0356 through privguard (real Prosody grants everything, the policy narrows)', () => {
+describeProsody('XEP-0356 through privguard (real Prosody grants everything, the policy narrows)', (version) => {
   let stack: Stack;
   let comp: Peer;
   beforeAll(async () => {
-    stack = await startStack({ prosody: PROSODY, policy: policy('enforce') });
+    stack = await startStack({ prosody: { ...PROSODY, version }, policy: policy('enforce') });
     comp = await online(stack);
   });
   afterAll(async () => {
@@ -227,10 +228,10 @@ describe('XEP-0356 through privguard (real Prosody grants everything, the policy
   });
 });
 
-describe('mode: report', () => {
+describeProsody('mode: report', (version) => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ prosody: PROSODY, policy: policy('report') });
+    stack = await startStack({ prosody: { ...PROSODY, version }, policy: policy('report') });
   });
   afterAll(async () => {
     await stack?.stop();

@@ -3,7 +3,8 @@
  * Spectrum2 do) on real Prosody, which speaks only :2. First without privguard
  * (the failure it fixes), then through it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeProsody } from './harness/servers.js';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { COMPONENT_SECRET, connectComponent, connectUser, makeComponent, serveDelegation, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
@@ -39,11 +40,11 @@ components:
 
 const isAdvertisement = (ns: string) => (el: Element) => el.is('message') && el.getChild('privilege', ns) !== undefined;
 
-describe('a :1 component on real Prosody', () => {
+describeProsody('a :1 component on real Prosody', (version) => {
   let stack: Stack;
   let comp: Peer;
   beforeAll(async () => {
-    stack = await startStack({ prosody: PROSODY, policy });
+    stack = await startStack({ prosody: { ...PROSODY, version }, policy });
   });
   afterAll(async () => {
     await stack?.stop();

@@ -1,13 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeProsody } from './harness/servers.js';
 import { xml } from '@xmpp/component';
 import { connectComponent, connectUser, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 
-describe('relay through privguard (real Prosody, @xmpp/component, @xmpp/client)', () => {
+describeProsody('relay through privguard (real Prosody, @xmpp/component, @xmpp/client)', (version) => {
   let stack: Stack;
   let comp: Peer;
   let alice: Peer;
   beforeAll(async () => {
-    stack = await startStack();
+    stack = await startStack({ prosody: { version } });
     comp = await connectComponent(stack);
     comp.entity.iqCallee.get('urn:xmpp:ping', 'ping', () => ({}));
     alice = await connectUser(stack, 'alice');

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeProsody } from './harness/servers.js';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { loadPolicyText } from '../../src/config/load.js';
@@ -37,7 +38,7 @@ const rosterPerm = (el: Element): string | undefined => {
   return typeof t === 'string' ? t : undefined;
 };
 
-describe('hot reload (real Prosody), without dropping the component\'s connection', () => {
+describeProsody('hot reload (real Prosody), without dropping the component\'s connection', (version) => {
   let stack: Stack;
   let comp: Peer;
   let listen = 0;
@@ -50,7 +51,7 @@ describe('hot reload (real Prosody), without dropping the component\'s connectio
 
   beforeAll(async () => {
     stack = await startStack({
-      prosody: PROSODY,
+      prosody: { ...PROSODY, version },
       policy: (l, u) => {
         listen = l;
         upstream = u;

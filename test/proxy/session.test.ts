@@ -80,10 +80,14 @@ describe('session: the component may only be itself (threat model)', () => {
     expect(stack!.audit).toEqual([expect.objectContaining({ component: 'a.example.org', verdict: 'denied', reason, stanza_id: 's1' })]);
   });
 
-  it('compares the from domain case-folded', async () => {
+  it('answers a "from" not in prepared form with jid-malformed and forwards nothing (the server would read it as another JID)', async () => {
     const { raw, conn } = await online();
-    raw.write("<message from='Bot@A.Example.ORG/x' to='bob@example.org' id='ok'/>");
+    raw.write("<message from='Bot@A.Example.ORG/x' to='bob@example.org' id='alias'/><message from='bot@a.example.org/x' to='bob@example.org' id='ok'/>");
     await waitFor('forwarded', () => conn.stanzas.find((s) => s.attrs.id === 'ok'));
+    const err = await raw.waitFor((s) => s.attrs.id === 'alias', 'error at component');
+    expect(err.attrs.type).toBe('error');
+    expect(err.getChild('error')!.getChild('jid-malformed', 'urn:ietf:params:xml:ns:xmpp-stanzas')).toBeDefined();
+    expect(conn.stanzas.some((s) => s.attrs.id === 'alias')).toBe(false);
   });
 });
 

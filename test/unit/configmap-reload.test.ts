@@ -110,7 +110,9 @@ describe('privguard run on a ConfigMap volume (the real executable)', () => {
     const versions = [policy('report'), policy('enforce') + '# v3\n'];
     for (const [i, text] of versions.entries()) {
       vol.update(text);
-      await waitFor(`reload ${i + 1}`, async () => ((await reloads()) > i ? true : undefined), 15_000);
+      await waitFor(`reload ${i + 1}`, async () => ((await reloads()) > i ? true : undefined), 15_000).catch((e: Error) => {
+        throw new Error(`${e.message}; privguard's log:\n${running!.err}`);
+      });
       await running.waitErr(`reload ${i + 1} logged`, /"msg":"policy reloaded"/);
     }
     expect(await reloads()).toBe(2);

@@ -1,6 +1,7 @@
 /**
- * A throwaway Prosody 0.12 (Debian packages prosody, prosody-modules) for
- * end-to-end tests and the demo: config generated into a temp dir, free
+ * A throwaway Prosody for end-to-end tests and the demo: 0.12 from the host's
+ * Debian 12 packages (prosody, prosody-modules), or 13 from the Debian 13 root
+ * (debian13.ts, run with chroot); config generated into a temp dir, free
  * loopback ports, users with a mutual roster, readiness read from Prosody's own
  * log lines (a port probe could be fooled by a stale instance), stop by PID.
  * Notes: run_as_root is needed as root; s2s is disabled (it would bind *:5269);
@@ -10,7 +11,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chrootArgv, chrootSync, chrootTempDir, DEBIAN13_HINT, debian13Missing } from './debian13.js';
 import { freePorts } from './ports.js';
+import type { ProsodyVersion } from './servers.js';
 import { waitFor } from './wait.js';
 
 export const DOMAIN = 'example.test';
@@ -34,9 +37,12 @@ export interface ProsodyOptions {
   modules?: string[];
   /** Fixed ports (to restart a server where it was); free ones otherwise. */
   ports?: { c2s: number; component: number };
+  /** 0.12 (host, default) or 13 (Debian 13 root). */
+  version?: ProsodyVersion;
 }
 
 export interface ProsodyInstance {
+  version: ProsodyVersion;
   dir: string;
   c2sPort: number;
   componentPort: number;
@@ -63,6 +69,13 @@ export function prosodyMissing(): string | undefined {
     return 'prosody-modules (mod_privilege, mod_delegation) is not installed';
   }
   return undefined;
+}
+
+/** Why Prosody `version` cannot run here, or undefined when it can. */
+export function prosodyVersionMissing(version: ProsodyVersion): string | undefined {
+  if (version === '0.12') return prosodyMissing();
+  const why = debian13Missing('prosody');
+  return why ? `Prosody 13: ${why}; ${DEBIAN13_HINT}` : undefined;
 }
 
 export const INSTALL_HINT = 'apt-get install -y prosody prosody-modules lua-event (as root), or run: sh scripts/ensure-prosody.sh';
@@ -130,18 +143,24 @@ function rosterFile(contacts: string[]): string {
 }
 
 export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodyInstance> {
-  const missing = prosodyMissing();
-  if (missing) throw new Error(`${missing}: ${INSTALL_HINT}`);
-  const dir = mkdtempSync(join(tmpdir(), 'privguard-prosody-'));
+  const version = opts.version ?? '0.12';
+  const missing = prosodyVersionMissing(version);
+  if (missing) throw new Error(version === '0.12' ? `${missing}: ${INSTALL_HINT}` : missing);
+  // 13 runs chrooted: `dir` is the host's path, `inside` what Prosody sees.
+  const [dir, inside] = version === '0.12' ? [mkdtempSync(join(tmpdir(), 'privguard-prosody-')), ''] : chrootTempDir('privguard-prosody13-');
+  const seen = (p: string) => (version === '0.12' ? p : inside + p.slice(dir.length));
   const [c2sPort, componentPort] = opts.ports ? [opts.ports.c2s, opts.ports.component] : ((await freePorts(2)) as [number, number]);
   mkdirSync(join(dir, 'certs'));
   mkdirSync(join(dir, 'data'));
   const cfg = join(dir, 'prosody.cfg.lua');
-  writeFileSync(cfg, config(dir, c2sPort, componentPort, opts));
+  writeFileSync(cfg, config(seen(dir), c2sPort, componentPort, opts));
 
   for (const [user, password] of Object.entries(USERS)) {
-    const r = spawnSync('prosodyctl', ['--config', cfg, 'register', user, DOMAIN, password], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`prosodyctl register ${user} failed: ${r.stderr || r.stdout}`);
+    const r =
+      version === '0.12'
+        ? (({ status, stdout, stderr }) => ({ status, out: `${stdout}${stderr}` }))(spawnSync('prosodyctl', ['--config', cfg, 'register', user, DOMAIN, password], { encoding: 'utf8' }))
+        : chrootSync(['prosodyctl', '--config', seen(cfg), 'register', user, DOMAIN, password]);
+    if (r.status !== 0) throw new Error(`prosodyctl register ${user} failed: ${r.out}`);
   }
   // alice ⇄ bob mutual; carol knows nobody.
   const rosterDir = join(dir, 'data', `${DOMAIN.replaceAll('.', '%2e')}`, 'roster');
@@ -150,7 +169,9 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodyIn
   writeFileSync(join(rosterDir, 'bob.dat'), rosterFile(['alice']));
 
   const t0 = Date.now();
-  const child: ChildProcess = spawn('prosody', ['--config', cfg, '-F'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // chroot and env exec themselves away: the PID spawned is Prosody's.
+  const [bin, args] = version === '0.12' ? ['prosody', ['--config', cfg, '-F']] : chrootArgv(['prosody', '--config', seen(cfg), '-F']);
+  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let console = '';
   child.stdout?.on('data', (d: Buffer) => (console += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (console += d.toString()));
@@ -187,5 +208,5 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodyIn
     await stop();
     throw e;
   }
-  return { dir, c2sPort, componentPort, pid: child.pid!, readyAfterMs: Date.now() - t0, log, stop };
+  return { version, dir, c2sPort, componentPort, pid: child.pid!, readyAfterMs: Date.now() - t0, log, stop };
 }

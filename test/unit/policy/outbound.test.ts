@@ -92,9 +92,10 @@ describe('roster (XEP-0356 §4.3)', () => {
     });
   });
 
-  it('compares the target normalised: ADMIN@Example.ORG hits except_users [admin]', () => {
+  it('refuses a target not in prepared form: ADMIN@Example.TEST is admin@example.test to the server (non_canonical_jid)', () => {
     const v = decide(ctx(), `<iq type='get' id='1' from='pubsub.example.test' to='ADMIN@Example.TEST'><query xmlns='jabber:iq:roster'/></iq>`);
-    expect(v).toMatchObject({
+    expect(v).toMatchObject({ action: 'reject', reason: 'non_canonical_jid', audit: { user: 'admin', domain: 'example.test' } });
+    expect(decide(ctx(), `<iq type='get' id='1' from='pubsub.example.test' to='admin@example.test'><query xmlns='jabber:iq:roster'/></iq>`)).toMatchObject({
       reason: 'user_out_of_scope',
       rule: { path: 'components.pubsub.example.test.privileges.example.test.except_users', value: '["admin","ops-*"]' },
     });
@@ -153,7 +154,9 @@ describe('roster sets and subscriptions: roster_subscription (issue 11 item 4)',
 
   it('allows a subscription inside the scope, and only there', () => {
     expect(decideSet('[component]', `<item jid='pubsub.example.test' subscription='both'/>`)).toMatchObject({ action: 'pass' });
-    expect(decideSet('[component]', `<item jid='+3361234@PubSub.Example.TEST' subscription='both'/>`)).toMatchObject({ action: 'pass' });
+    expect(decideSet('[component]', `<item jid='+3361234@pubsub.example.test' subscription='both'/>`)).toMatchObject({ action: 'pass' });
+    // An item JID not in prepared form is refused before any scope (issue 11 item 1).
+    expect(decideSet('[component]', `<item jid='+3361234@PubSub.Example.TEST' subscription='both'/>`)).toMatchObject({ reason: 'non_canonical_jid' });
     expect(decideSet('[component]', `<item jid='pubsub.example.test' subscription='both'/><item jid='spy@elsewhere.test' subscription='from'/>`)).toMatchObject({
       reason: 'subscription_not_allowed',
       rule: { value: '["component"]' },
@@ -190,8 +193,9 @@ describe('privileged message (XEP-0356 §5)', () => {
     expect(decideOutbound(ctx().out, msg!)).toMatchObject({ action: 'pass' });
   });
 
-  it('allows a delay before the forwarded message and an inner from written in capitals', () => {
-    expect(decide(ctx(), pm(`<delay xmlns='urn:xmpp:delay' stamp='2026-01-01T00:00:00Z'/>${inner('Alice@EXAMPLE.test')}`))).toMatchObject({ action: 'pass' });
+  it('allows a delay before the forwarded message; refuses an inner from written in capitals (non_canonical_jid)', () => {
+    expect(decide(ctx(), pm(`<delay xmlns='urn:xmpp:delay' stamp='2026-01-01T00:00:00Z'/>${inner('alice@example.test')}`))).toMatchObject({ action: 'pass' });
+    expect(decide(ctx(), pm(`<delay xmlns='urn:xmpp:delay' stamp='2026-01-01T00:00:00Z'/>${inner('Alice@EXAMPLE.test')}`))).toMatchObject({ reason: 'non_canonical_jid' });
   });
 
   it.each([

@@ -91,9 +91,11 @@ describe('message_to: whom the component may write to as the user', () => {
     expect(v.action === 'reject' && v.replies[0]!.stanza.getChild('error')!.getChild('forbidden')).toBeTruthy();
   });
 
-  it('compares normalised JIDs: case does not widen or dodge a scope', () => {
-    expect(decide(policy('[component]'), privMsg(`X@PUBSUB.Example.TEST`))).toMatchObject({ action: 'pass' });
-    expect(decide(policy('["bob@example.test"]'), privMsg('BOB@Example.Test/phone'))).toMatchObject({ action: 'pass' });
+  it('compares prepared JIDs: case does not widen or dodge a scope (a JID not in prepared form is refused outright)', () => {
+    expect(decide(policy('[component]'), privMsg(`x@${C}`))).toMatchObject({ action: 'pass' });
+    expect(decide(policy('["BOB@Example.Test"]'), privMsg('bob@example.test/phone'))).toMatchObject({ action: 'pass' });
+    expect(decide(policy('[component]'), privMsg(`X@PUBSUB.Example.TEST`))).toMatchObject({ reason: 'non_canonical_jid' });
+    expect(decide(policy('["bob@example.test"]'), privMsg('BOB@Example.Test/phone'))).toMatchObject({ reason: 'non_canonical_jid' });
     expect(decide(policy('[component]'), privMsg(`x@${C}.evil.test`))).toMatchObject({ reason: 'out_of_scope' });
   });
 
@@ -116,7 +118,8 @@ describe('iq.<ns>.to: where a privileged IQ may go', () => {
 
   it('[self]: no inner "to" (the user\'s own account) and the user\'s own JID pass; another account is forbidden', () => {
     expect(decide(policy('[self]'), privIq('get', vcard))).toMatchObject({ action: 'pass' });
-    expect(decide(policy('[self]'), privIq('get', vcard, 'Alice@example.test'))).toMatchObject({ action: 'pass' });
+    expect(decide(policy('[self]'), privIq('get', vcard, 'alice@example.test'))).toMatchObject({ action: 'pass' });
+    expect(decide(policy('[self]'), privIq('get', vcard, 'Alice@example.test'))).toMatchObject({ reason: 'non_canonical_jid' });
     const v = decide(policy('[self]'), privIq('get', vcard, 'bob@example.test'));
     expect(v).toMatchObject({ action: 'reject', reason: 'out_of_scope', rule: { path: `${PATH}.iq.vcard-temp.to`, value: '["self"]' } });
     expect(errorText(v)).toContain('(to bob@example.test)');
