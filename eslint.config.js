@@ -16,6 +16,52 @@ export default tseslint.config(
       'no-control-regex': 'off', // XML character classes are control characters on purpose
     },
   },
+  // Layer boundaries (README "Layout"): each folder imports only what is below it.
+  {
+    files: ['src/protocol/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: 'protocol/ imports nothing of privguard above it' }] }] },
+  },
+  {
+    files: ['src/policy/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['../*', '!../protocol', '!../config'], message: 'policy/ is pure: it imports protocol/ and config/ types only' },
+            { group: ['../config/*'], allowTypeImports: true, message: 'policy/ takes config/ types only' },
+            { group: ['node:*'], message: 'policy/ is pure: no I/O' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'node:net', message: 'engine/ has no sockets: the driver (proxy/session.ts) owns them' }],
+          patterns: [{ group: ['../observe/*', '../proxy/*', '../cli*', '../index*'], message: 'engine/ emits effects; observe/ and proxy/ consume them' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/observe/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['../proxy/*', '../policy/*', '../cli*', '../index*'], message: 'observe/ consumes decision events; it decides nothing' },
+            { group: ['../engine/*'], allowTypeImports: true, message: 'observe/ takes the engine\'s event types only' },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,

@@ -1,11 +1,18 @@
+// Three projects: `unit` and `property` need no server; `proxy` runs privguard
+// in-process against in-process fakes (test/support); `e2e` (and fuzz) start
+// real servers and install the global setup that checks they are installed.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    globalSetup: ['test/e2e/harness/global-setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'property', include: ['test/property/**/*.test.ts'] } },
+      { extends: true, test: { name: 'proxy', include: ['test/proxy/**/*.test.ts', 'test/fuzz/**/*.test.ts'] } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/e2e/harness/global-setup.ts'] } },
+    ],
   },
 });

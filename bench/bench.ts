@@ -13,10 +13,14 @@
  * Prosody runs without MAM (an archive slows it to ~51 msgs/s). Each
  * comparison has a warm-up pass, then runs in turns five times; medians count.
  * `npm run bench -- --only alone,rss` runs some parts (prosody, alone, rss,
- * decision) and writes no results.json.
+ * decision) and writes no results.json. `--baseline REV` builds git revision
+ * REV in a temporary directory and measures it in the same turns (rows
+ * `baseline_*`). cpu_ratio_vs_server_* is privguard's CPU divided by Prosody's
+ * in the same flood, both from /proc: a figure that holds on a slower or
+ * busier machine, where absolute microseconds do not.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,12 +31,12 @@ import { compilePolicy } from '../src/policy/compile.js';
 import { effectiveGrant, assumedAdvertisement } from '../src/policy/grants.js';
 import { decideOutbound } from '../src/policy/outbound.js';
 import { StreamParser } from '../src/protocol/parser.js';
-import { FakeServer } from '../test/e2e/harness/fake-server.js';
-import { freePort, freePorts } from '../test/e2e/harness/ports.js';
+import { FakeServer } from '../test/support/fake-server.js';
+import { freePort, freePorts } from '../test/support/ports.js';
 import { startProsody, type ProsodyInstance } from '../test/e2e/harness/prosody.js';
 import { connectUser, RawComponent, type Stack } from '../test/e2e/harness/stack.js';
 import { stanza } from '../test/unit/policy/helpers.js';
-import { waitFor } from '../test/e2e/harness/wait.js';
+import { waitFor } from '../test/support/wait.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (s: string) => process.stdout.write(`${s}\n`);
@@ -48,12 +52,30 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function startPrivguard(policyText: string): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+/** The executable under test; `--baseline REV` adds a build of REV, measured in the same turns. */
+const CLI = join(root, 'dist/src/cli.js');
+let baselineCli: string | undefined;
+let baselineRev = '';
+
+/** Build git revision `rev` in a temporary directory (sharing node_modules); returns its executable. */
+function buildBaseline(rev: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'privguard-baseline-'));
+  const sh = (cmd: string, cwd: string) => {
+    const r = spawnSync('sh', ['-c', cmd], { cwd, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`baseline build failed: ${cmd}`);
+  };
+  sh(`git archive --format=tar ${JSON.stringify(rev)} | tar -x -C ${JSON.stringify(dir)}`, root);
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  sh(`${JSON.stringify(join(root, 'node_modules/.bin/tsc'))} -p tsconfig.build.json && chmod 755 dist/src/cli.js`, dir);
+  return join(dir, 'dist/src/cli.js');
+}
+
+async function startPrivguard(policyText: string, cli = CLI): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'privguard-bench-'));
   const file = join(dir, 'policy.yaml');
   writeFileSync(file, policyText);
   // Started as users start it: the executable (its first line gives node its flags).
-  const child = spawn(join(root, 'dist/src/cli.js'), ['run', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PRIVGUARD_LOG_LEVEL: 'warn' } });
+  const child = spawn(cli, ['run', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PRIVGUARD_LOG_LEVEL: 'warn' } });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const port = Number(/listen: \{ host: 127\.0\.0\.1, port: (\d+)/.exec(policyText)![1]);
@@ -112,7 +134,13 @@ const plainMsg = (i: number, to: string) => `<message from='bot@pubsub.example.t
 const privMsg = (i: number, to: string, domain = 'example.test') =>
   `<message from='pubsub.example.test' to='${domain}' id='p${i}'><privilege xmlns='urn:xmpp:privilege:2'><forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='alice@${domain}' to='${to}' id='f${i}' type='chat'><body>benchmark message number ${i} with some text</body></message></forwarded></privilege></message>`;
 
-async function throughput(prosody: ProsodyInstance, port: number, secret: string, kind: 'plain' | 'privileged', n: number): Promise<number> {
+interface Flood {
+  rate: number;
+  /** privguard's CPU / Prosody's CPU in the same flood (both from /proc), when privguard's pid is given. */
+  cpuRatio?: number;
+}
+
+async function throughput(prosody: ProsodyInstance, port: number, secret: string, kind: 'plain' | 'privileged', n: number, pgPid?: number): Promise<Flood> {
   const stack = { prosody, sidecar: undefined, policy: undefined, port, log: { lines: [] }, audit: [], entities: [], sockets: [] } as unknown as Stack;
   const bob = await connectUser(stack, 'bob', `b${Date.now()}`);
   await bob.entity.send(xml('presence'));
@@ -130,14 +158,17 @@ async function throughput(prosody: ProsodyInstance, port: number, secret: string
   const to = 'bob@example.test';
   const pieces: string[] = [];
   for (let i = 0; i < n; i += 50) pieces.push(Array.from({ length: Math.min(50, n - i) }, (_, k) => (kind === 'plain' ? plainMsg(i + k, to) : privMsg(i + k, to))).join(''));
+  const pg0 = pgPid ? cpuSeconds(pgPid) : 0;
+  const server0 = cpuSeconds(prosody.pid);
   const t0 = performance.now();
   await flood(comp.socket, pieces);
   await waitFor('all messages at bob', () => (got >= n ? true : undefined), 120_000, 20);
   const rate = n / ((last - t0) / 1000);
+  const cpuRatio = pgPid ? (cpuSeconds(pgPid) - pg0) / (cpuSeconds(prosody.pid) - server0) : undefined;
   comp.socket.destroy();
   bob.entity.reconnect.stop();
   await bob.entity.stop();
-  return rate;
+  return { rate, ...(cpuRatio !== undefined ? { cpuRatio } : {}) };
 }
 
 /**
@@ -251,28 +282,44 @@ async function viaProsody(row: Row): Promise<void> {
     modules: ['roster', 'saslauth', 'disco', 'ping', 'privilege', 'delegation'],
     privileges: { 'pubsub.example.test': { message: 'outgoing', roster: 'get' } },
   });
-  const [pgPort, relayPort] = await freePorts(2);
+  const [pgPort, relayPort, basePort] = await freePorts(3);
   const pg = await startPrivguard(policyFor(pgPort!, prosody.componentPort));
+  const base = baselineCli ? await startPrivguard(policyFor(basePort!, prosody.componentPort), baselineCli) : undefined;
   const relay = await startRawRelay(relayPort!, prosody.componentPort);
   try {
     // A warm-up pass each way first (a fresh process has not compiled its hot
-    // path yet), then direct and privguard in turns, REPS times: medians.
+    // path yet), then direct, privguard (and the baseline) in turns, REPS times: medians.
     const N = 20_000;
-    await throughput(prosody, pgPort!, 's', 'plain', N / 4);
-    await throughput(prosody, pgPort!, 's', 'privileged', N / 4);
-    const runs = { directPlain: [] as number[], pgPlain: [] as number[], directPriv: [] as number[], pgPriv: [] as number[] };
+    for (const port of base ? [pgPort!, basePort!] : [pgPort!]) {
+      await throughput(prosody, port, 's', 'plain', N / 4);
+      await throughput(prosody, port, 's', 'privileged', N / 4);
+    }
+    const runs = { directPlain: [] as Flood[], pgPlain: [] as Flood[], basePlain: [] as Flood[], directPriv: [] as Flood[], pgPriv: [] as Flood[], basePriv: [] as Flood[] };
     for (let r = 0; r < REPS; r++) {
       runs.directPlain.push(await throughput(prosody, prosody.componentPort, 's3cr3t', 'plain', N));
-      runs.pgPlain.push(await throughput(prosody, pgPort!, 's', 'plain', N));
+      runs.pgPlain.push(await throughput(prosody, pgPort!, 's', 'plain', N, pg.child.pid));
+      if (base) runs.basePlain.push(await throughput(prosody, basePort!, 's', 'plain', N, base.child.pid));
       runs.directPriv.push(await throughput(prosody, prosody.componentPort, 's3cr3t', 'privileged', N));
-      runs.pgPriv.push(await throughput(prosody, pgPort!, 's', 'privileged', N));
+      runs.pgPriv.push(await throughput(prosody, pgPort!, 's', 'privileged', N, pg.child.pid));
+      if (base) runs.basePriv.push(await throughput(prosody, basePort!, 's', 'privileged', N, base.child.pid));
     }
-    row('throughput_direct_plain', median(runs.directPlain), 'msgs/s');
-    row('throughput_privguard_plain', median(runs.pgPlain), 'msgs/s');
-    row('throughput_ratio_plain', median(runs.pgPlain.map((v, i) => v / runs.directPlain[i]!)), '', 'target ≥ 0.95');
-    row('throughput_direct_privileged', median(runs.directPriv), 'msgs/s');
-    row('throughput_privguard_privileged', median(runs.pgPriv), 'msgs/s');
-    row('throughput_ratio_privileged', median(runs.pgPriv.map((v, i) => v / runs.directPriv[i]!)), '', 'target ≥ 0.95');
+    const rate = (xs: Flood[]) => median(xs.map((x) => x.rate));
+    const ratio = (xs: Flood[], direct: Flood[]) => median(xs.map((x, i) => x.rate / direct[i]!.rate));
+    const cpuRatio = (xs: Flood[]) => median(xs.map((x) => x.cpuRatio ?? NaN));
+    row('throughput_direct_plain', rate(runs.directPlain), 'msgs/s');
+    row('throughput_privguard_plain', rate(runs.pgPlain), 'msgs/s');
+    row('throughput_ratio_plain', ratio(runs.pgPlain, runs.directPlain), '', 'target ≥ 0.95');
+    row('throughput_direct_privileged', rate(runs.directPriv), 'msgs/s');
+    row('throughput_privguard_privileged', rate(runs.pgPriv), 'msgs/s');
+    row('throughput_ratio_privileged', ratio(runs.pgPriv, runs.directPriv), '', 'target ≥ 0.95');
+    row('cpu_ratio_vs_server_plain', cpuRatio(runs.pgPlain), '', 'target ≤ 0.05');
+    row('cpu_ratio_vs_server_privileged', cpuRatio(runs.pgPriv), '', 'target ≤ 0.05');
+    if (base) {
+      row('baseline_throughput_ratio_plain', ratio(runs.basePlain, runs.directPlain), '', `baseline ${baselineRev}`);
+      row('baseline_throughput_ratio_privileged', ratio(runs.basePriv, runs.directPriv), '', `baseline ${baselineRev}`);
+      row('baseline_cpu_ratio_vs_server_plain', cpuRatio(runs.basePlain), '', `baseline ${baselineRev}`);
+      row('baseline_cpu_ratio_vs_server_privileged', cpuRatio(runs.basePriv), '', `baseline ${baselineRev}`);
+    }
 
     // Round trips: direct, through the raw relay and through privguard, one ping each in turn.
     const [rDirect, rRaw, rPg] = await rtt(
@@ -293,6 +340,7 @@ async function viaProsody(row: Row): Promise<void> {
     row('rtt_p99_added_ms', (rPg.p99 - rDirect.p99) / 1000, 'ms', 'target ≤ 1');
   } finally {
     await pg.stop();
+    await base?.stop();
     await relay.stop();
     await prosody.stop();
   }
@@ -308,19 +356,24 @@ function nullUpstream(): Promise<FakeServer> {
 /** privguard alone against a null upstream, vs a raw relay to the same sink; privguard's CPU per stanza. */
 async function aloneVsRaw(row: Row): Promise<void> {
   const sink = await nullUpstream();
-  const [alonePort, rawPort] = await freePorts(2);
+  const [alonePort, rawPort, basePort] = await freePorts(3);
   const pgAlone = await startPrivguard(policyFor(alonePort!, sink.port));
+  const baseAlone = baselineCli ? await startPrivguard(policyFor(basePort!, sink.port), baselineCli) : undefined;
   const rawAlone = await startRawRelay(rawPort!, sink.port);
   try {
     const M = 100_000;
-    await alone(alonePort!, sink, 'plain', M / 4, 's');
-    await alone(alonePort!, sink, 'privileged', M / 4, 's');
-    const reps: Record<'rawPlain' | 'pgPlain' | 'rawPriv' | 'pgPriv', Alone[]> = { rawPlain: [], pgPlain: [], rawPriv: [], pgPriv: [] };
+    for (const port of baseAlone ? [alonePort!, basePort!] : [alonePort!]) {
+      await alone(port, sink, 'plain', M / 4, 's');
+      await alone(port, sink, 'privileged', M / 4, 's');
+    }
+    const reps: Record<'rawPlain' | 'pgPlain' | 'basePlain' | 'rawPriv' | 'pgPriv' | 'basePriv', Alone[]> = { rawPlain: [], pgPlain: [], basePlain: [], rawPriv: [], pgPriv: [], basePriv: [] };
     for (let r = 0; r < REPS; r++) {
       reps.rawPlain.push(await alone(rawPort!, sink, 'plain', M, 's3cr3t'));
       reps.pgPlain.push(await alone(alonePort!, sink, 'plain', M, 's', pgAlone.child.pid));
+      if (baseAlone) reps.basePlain.push(await alone(basePort!, sink, 'plain', M, 's', baseAlone.child.pid));
       reps.rawPriv.push(await alone(rawPort!, sink, 'privileged', M / 2, 's3cr3t'));
       reps.pgPriv.push(await alone(alonePort!, sink, 'privileged', M / 2, 's', pgAlone.child.pid));
+      if (baseAlone) reps.basePriv.push(await alone(basePort!, sink, 'privileged', M / 2, 's', baseAlone.child.pid));
     }
     const mbps = (xs: Alone[]) => median(xs.map((x) => x.mbps));
     const cpu = (xs: Alone[]) => median(xs.map((x) => x.cpuUsPerStanza ?? NaN));
@@ -332,8 +385,15 @@ async function aloneVsRaw(row: Row): Promise<void> {
     row('alone_vs_raw_privileged', median(reps.pgPriv.map((x, i) => x.mbps / reps.rawPriv[i]!.mbps)), '', 'target ≥ 0.08');
     row('cpu_us_per_stanza_plain', cpu(reps.pgPlain), 'µs', 'target ≤ 6');
     row('cpu_us_per_stanza_privileged', cpu(reps.pgPriv), 'µs', 'target ≤ 9');
+    if (baseAlone) {
+      row('baseline_alone_vs_raw_plain', median(reps.basePlain.map((x, i) => x.mbps / reps.rawPlain[i]!.mbps)), '', `baseline ${baselineRev}`);
+      row('baseline_alone_vs_raw_privileged', median(reps.basePriv.map((x, i) => x.mbps / reps.rawPriv[i]!.mbps)), '', `baseline ${baselineRev}`);
+      row('baseline_cpu_us_per_stanza_plain', cpu(reps.basePlain), 'µs', `baseline ${baselineRev}`);
+      row('baseline_cpu_us_per_stanza_privileged', cpu(reps.basePriv), 'µs', `baseline ${baselineRev}`);
+    }
   } finally {
     await pgAlone.stop();
+    await baseAlone?.stop();
     await rawAlone.stop();
     await sink.stop();
   }
@@ -379,6 +439,15 @@ async function main(): Promise<void> {
   // `npm run bench -- --only rss,alone` runs some parts; only a full run writes results.json.
   const at = process.argv.indexOf('--only');
   const only = at === -1 ? undefined : (process.argv[at + 1] ?? '').split(',');
+  const b = process.argv.indexOf('--baseline');
+  if (b !== -1) {
+    baselineRev = process.argv[b + 1] ?? 'HEAD~1';
+    const sha = spawnSync('git', ['rev-parse', '--short', baselineRev], { cwd: root, encoding: 'utf8' }).stdout.trim();
+    if (!sha) throw new Error(`--baseline: ${baselineRev} is no git revision`);
+    baselineRev = sha;
+    say(`baseline: building ${baselineRev} in a temporary directory`);
+    baselineCli = buildBaseline(baselineRev);
+  }
   const unknown = only?.filter((p) => !(p in PARTS)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown part(s) ${unknown.join(', ')}; the parts are ${Object.keys(PARTS).join(', ')}`);
   const results: Record<string, number> = {};

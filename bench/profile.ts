@@ -8,10 +8,10 @@ import { loadPolicyText } from '../src/config/load.js';
 import { startSidecar } from '../src/index.js';
 import { createMemoryAuditSink } from '../src/observe/audit.js';
 import { silentLogger } from '../src/observe/log.js';
-import { FakeServer } from '../test/e2e/harness/fake-server.js';
-import { freePort } from '../test/e2e/harness/ports.js';
-import { RawComponent } from '../test/e2e/harness/stack.js';
-import { waitFor } from '../test/e2e/harness/wait.js';
+import { FakeServer } from '../test/support/fake-server.js';
+import { freePort } from '../test/support/ports.js';
+import { RawComponent } from '../test/support/component.js';
+import { waitFor } from '../test/support/wait.js';
 const privileged = process.argv.includes('--privileged');
 const sink = await FakeServer.start({
   afterHandshake: "<message from='example.org' to='pubsub.example.test'><privilege xmlns='urn:xmpp:privilege:2'><perm access='message' type='outgoing'/></privilege></message>",

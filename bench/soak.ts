@@ -11,9 +11,9 @@ import { loadPolicyText } from '../src/config/load.js';
 import { startSidecar } from '../src/index.js';
 import { createMemoryAuditSink } from '../src/observe/audit.js';
 import { silentLogger } from '../src/observe/log.js';
-import { FakeServer } from '../test/e2e/harness/fake-server.js';
-import { freePort } from '../test/e2e/harness/ports.js';
-import { RawComponent } from '../test/e2e/harness/stack.js';
+import { FakeServer } from '../test/support/fake-server.js';
+import { freePort } from '../test/support/ports.js';
+import { RawComponent } from '../test/support/component.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);

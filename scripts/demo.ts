@@ -15,9 +15,9 @@ import { startSidecar } from '../src/index.js';
 import { createAuditSink } from '../src/observe/audit.js';
 import { createLogger } from '../src/observe/log.js';
 import { startProsody } from '../test/e2e/harness/prosody.js';
-import { freePort } from '../test/e2e/harness/ports.js';
+import { freePort } from '../test/support/ports.js';
 import { connectComponent, connectUser, RawComponent, serveDelegation, waitStanza, type Peer, type Stack } from '../test/e2e/harness/stack.js';
-import { waitFor } from '../test/e2e/harness/wait.js';
+import { waitFor } from '../test/support/wait.js';
 
 const PRIV = 'urn:xmpp:privilege:2';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';

@@ -1,18 +1,13 @@
 /**
  * privguard's error catalogue. Every error privguard raises at an edge (config
  * loading, sockets, handshakes) carries a stable `code`; tests and callers match
- * on the code, never on the message. Errors that become XMPP stream errors carry
- * the RFC 6120 `condition` so protocol/stanzas.ts can render them directly.
+ * on the code, never on the message.
  */
-import type { StreamErrorCondition } from './protocol/ns.js';
-
 export const ERROR_CODES = [
   'PG_POLICY_INVALID',
-  'PG_SECRET_UNAVAILABLE',
   'PG_UPSTREAM_UNREACHABLE',
   'PG_UPSTREAM_REJECTED',
   'PG_UPSTREAM_TIMEOUT',
-  'PG_HANDSHAKE_FAILED',
   'PG_STREAM_ERROR',
   'PG_LISTEN_FAILED',
   'PG_AUDIT_UNAVAILABLE',
@@ -53,16 +48,4 @@ export function formatIssues(file: string, issues: readonly PolicyIssue[]): stri
   return issues
     .map((i) => `${file}: ${i.path || '(root)'} (${i.line}:${i.column}): ${i.message}`)
     .join('\n');
-}
-
-/** A failure that ends an XMPP stream with the given stream error condition. */
-export class StreamError extends PrivguardError {
-  override name = 'StreamError';
-  constructor(
-    readonly condition: StreamErrorCondition,
-    readonly text: string,
-    code: ErrorCode = 'PG_STREAM_ERROR',
-  ) {
-    super(code, `${condition}: ${text}`);
-  }
 }

@@ -1,8 +1,9 @@
 /**
- * `privguard explain`: runs stanzas from a file through the very decisions the
- * proxy makes, and says what it would do and which rule decided. Without
- * advertisements, the server is assumed to grant exactly what the policy
- * grants (so only the policy is being explained).
+ * `privguard explain`: runs stanzas from a file through the very engine the
+ * proxy runs (an offline Link: translation, tables and decisions included), and
+ * says what it would do and which rule decided. Without advertisements, the
+ * server is assumed to grant exactly what the policy grants, in the current
+ * namespace versions (so only the policy is being explained).
  */
 import { readFileSync } from 'node:fs';
 import type { Element } from '@xmpp/xml';
@@ -10,15 +11,11 @@ import { loadPolicyFile } from './config/load.js';
 import { PrivguardError } from './errors.js';
 import { checkComponentElement } from './policy/addressing.js';
 import { compilePolicy } from './policy/compile.js';
-import { assumedAdvertisement, effectiveGrant, type EffectiveGrant } from './policy/grants.js';
-import { decideInbound } from './policy/inbound.js';
-import { decideOutbound } from './policy/outbound.js';
-import { verdictText, type DelegatedIqTrack, type Verdict } from './policy/verdict.js';
-import { parseDelegationAdvertisement } from './protocol/delegation.js';
+import { verdictText, type Verdict } from './policy/verdict.js';
+import { assumedAdvertisements, offlineLink, type OfflineLink } from './engine/offline.js';
 import { classifyTopLevel } from './protocol/classify.js';
-import { normaliseDomain, parseJid } from './protocol/jid.js';
+import { normaliseDomain } from './protocol/jid.js';
 import { StreamParser } from './protocol/parser.js';
-import { parseAdvertisement } from './protocol/privilege.js';
 import { serialize } from './protocol/serialize.js';
 
 export type Direction = 'to-server' | 'to-component';
@@ -70,50 +67,26 @@ export function explainStanzas(opts: ExplainOptions): Explanation[] {
     const known = [...compiled.components.keys()].join(', ');
     throw new PrivguardError('PG_POLICY_INVALID', `${opts.component} is not a component of ${opts.policyFile} (it has: ${known})`);
   }
-  const grants = new Map<string, EffectiveGrant>();
-  const delegations = new Map<string, Map<string, readonly string[]>>();
-  if (opts.advertisedFile) {
-    for (const el of readStanzas(opts.advertisedFile)) {
-      const from = parseJid((el.attrs.from as string | undefined) ?? '');
-      if (!from.ok) continue;
-      const adv = parseAdvertisement(el);
-      if (adv) grants.set(from.jid.domain, effectiveGrant(from.jid.domain, adv, component.privileges.get(from.jid.domain)).grant);
-      const deleg = parseDelegationAdvertisement(el);
-      if (deleg) {
-        const known = delegations.get(from.jid.domain) ?? new Map<string, readonly string[]>();
-        for (const [ns, attrs] of deleg.delegated) known.set(ns, attrs);
-        delegations.set(from.jid.domain, known);
-      }
-    }
-  } else {
-    for (const [domain, p] of component.privileges) grants.set(domain, effectiveGrant(domain, assumedAdvertisement(p), p).grant);
-    for (const [domain, byNs] of component.delegations) delegations.set(domain, new Map([...byNs].map(([ns, d]) => [ns, d.attributes])));
-  }
-  const inbound = (el: Element) =>
-    decideInbound(
-      { component, grants, pendingUser: () => undefined, expiredUser: () => undefined, delegations, isDelegationPending: () => false, delegationPendingFull: false },
-      el,
-    );
-  const pending = new Map<string, DelegatedIqTrack>();
-  if (opts.pendingFile) {
-    for (const el of readStanzas(opts.pendingFile)) {
-      const v = inbound(el);
-      const t = v.action === 'pass' || v.action === 'reject' ? v.track : undefined;
-      if (t?.kind === 'delegated_iq') pending.set(t.id, t);
-    }
-  }
+  // The production path: a Link on a fake clock, told what the server advertised
+  // (or, without a file, what the policy asks for) and what is pending.
+  const advertised = opts.advertisedFile ? readStanzas(opts.advertisedFile) : assumedAdvertisements(component);
+  const pending = opts.pendingFile ? readStanzas(opts.pendingFile) : [];
+  const fresh = (): OfflineLink => {
+    const off = offlineLink({ compiled: component, pendingTimeoutMs: compiled.pendingTimeoutMs, maxPending: compiled.maxPending });
+    for (const el of advertised) off.link.fromServer(el);
+    for (const el of pending) off.link.fromServer(el);
+    return off;
+  };
+  let off = fresh();
   return readStanzas(opts.stanzaFile).map((el) => {
-    let verdict: Verdict;
-    if (opts.direction === 'to-server') {
-      const framing = checkComponentElement(component.name, classifyTopLevel(el), el);
-      verdict =
-        framing.action === 'reject'
-          ? framing
-          : decideOutbound({ component, grants, isPending: () => false, pendingFull: false, delegationPending: (id) => pending.get(id), delegationClosed: () => false }, el);
-    } else {
-      verdict = inbound(el);
-    }
-    return { stanza: serialize(el), verdict, text: verdictText(verdict) };
+    // A stanza that closed the stream is explained; the next one meets a new link, as a reconnecting component would.
+    if (!off.link.open) off = fresh();
+    const stanza = serialize(el);
+    const before = off.verdicts.length;
+    if (opts.direction === 'to-server') off.link.fromComponent(el);
+    else off.link.fromServer(el);
+    const verdict = off.verdicts[before]?.verdict ?? checkComponentElement(component.name, classifyTopLevel(el), el);
+    return { stanza, verdict, text: verdictText(verdict) };
   });
 }
 

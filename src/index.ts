@@ -10,22 +10,30 @@ import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
 import { watchPolicyFile, type PolicyWatch } from './config/watch.js';
 import { PolicyError } from './errors.js';
 import { createAuditSink, type AuditSink } from './observe/audit.js';
+import { createDecisionBus, observeDecisions } from './observe/events.js';
 import { createLogger, type Logger } from './observe/log.js';
 import { createMetrics, noMetrics, serveMetrics, type Metrics, type MetricsServer } from './observe/metrics.js';
 import { compilePolicy, type CompiledPolicy } from './policy/compile.js';
 import { Listener, type ListenerOptions } from './proxy/listener.js';
 import type { SessionStats } from './proxy/session.js';
+import { statusView } from './proxy/status-view.js';
+import type { LinkSnapshot } from './engine/snapshot.js';
 import { collectStatus, type LiveLink } from './status/collect.js';
 import { renderStatusHtml } from './status/html.js';
 import type { Status } from './status/model.js';
 import { StatusRecorder } from './status/recorder.js';
 
 export { loadPolicyFile, loadPolicyText, type LoadedPolicy, type ComponentConfig } from './config/load.js';
-export { PolicyError, PrivguardError, StreamError, type ErrorCode, type PolicyIssue } from './errors.js';
+export { PolicyError, PrivguardError, type ErrorCode, type PolicyIssue } from './errors.js';
 export { describePolicy } from './config/describe.js';
 export type { Logger } from './observe/log.js';
 export type { AuditSink, AuditRecord } from './observe/audit.js';
 export type { SessionStats } from './proxy/session.js';
+export type { LinkSnapshot, DomainSnapshot, Rights } from './engine/snapshot.js';
+export type { DecisionEvent } from './engine/decision.js';
+export { Link, type LinkOptions } from './engine/link.js';
+export { offlineLink, assumedAdvertisements, type OfflineLink } from './engine/offline.js';
+export { DECISION_CHANNEL } from './observe/events.js';
 export type { Status } from './status/model.js';
 
 export interface SidecarOptions {
@@ -55,6 +63,8 @@ export interface Sidecar {
   online(): string[];
   /** A snapshot of every online session. */
   stats(): SessionStats[];
+  /** Per online component: granted, allowed and effective rights per server domain, versions, pending tables. */
+  snapshots(): LinkSnapshot[];
   /** What the status page shows (GET /status.json). */
   status(): Status;
   /** Load the policy file again (or take `next`); keeps the old policy if the new one is invalid. */
@@ -117,11 +127,14 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     reopen: () => sink.reopen(),
     close: () => sink.close(),
   };
+  // Every decision is one event: audited and counted by its subscribers.
+  const decisions = createDecisionBus();
+  observeDecisions(decisions, audit, metrics);
   const listener = new Listener({
     policy: () => current.loaded,
     compiled: () => current.compiled,
     log,
-    audit,
+    decisions: (e) => decisions.publish(e),
     metrics,
     upstream: opts.upstream,
     handshakeTimeoutMs: opts.handshakeTimeoutMs,
@@ -132,7 +145,12 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       recorder,
       policy: current.loaded,
       compiled: current.compiled,
-      links: new Map<string, LiveLink>(listener.sessions.filter((s) => s.state === 'online').map((s) => [s.component.name, s.statusView()])),
+      links: new Map<string, LiveLink>(
+        listener.sessions.flatMap((s) => {
+          const config = current.loaded.components.get(s.name);
+          return s.state === 'online' && config ? [[s.name, statusView(s, config.policy)] as const] : [];
+        }),
+      ),
     });
   const address = await listener.listen(first.listen.host, first.listen.port);
   let metricsServer: MetricsServer | undefined;
@@ -198,7 +216,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     get policy() {
       return current.loaded;
     },
-    online: () => listener.sessions.map((s) => s.component.name),
+    online: () => listener.sessions.map((s) => s.name),
+    snapshots: () => listener.sessions.map((s) => s.link.snapshot()),
     stats: () => listener.sessions.map((s) => s.stats()),
     status,
     reload,

@@ -5,7 +5,7 @@
  * `check`, `run` and reload all reject the same files.
  */
 import { z } from 'zod';
-import { RESERVED_NAMESPACE_PREFIXES } from '../protocol/ns.js';
+import { isReservedNamespace } from '../protocol/ns.js';
 import { normaliseDomain } from '../protocol/jid.js';
 import { nodeprep } from '../protocol/stringprep.js';
 import { IQ_ACCESS, MESSAGE_ACCESS, PRESENCE_ACCESS, ROSTER_ACCESS } from '../protocol/privilege.js';
@@ -57,7 +57,7 @@ export const JidScopeList = z.array(
  */
 const always = { when: () => true } as const;
 
-const isReservedNs = (ns: string) => RESERVED_NAMESPACE_PREFIXES.some((p) => ns.startsWith(p));
+const isReservedNs = isReservedNamespace;
 /** XEP-0355 §7.2.4/§7.2.5: the two special namespaces that may be delegated. */
 const SPECIAL_DELEGATION = /^urn:xmpp:delegation:[12]:bare:disco#(info|items):\*$/;
 

@@ -8,8 +8,20 @@
  * track or audit; test/property/frame.property.test.ts checks that.
  */
 import type { FramedStanza } from '../protocol/frame.js';
+import { DISCO, NS, isReservedNamespace } from '../protocol/ns.js';
 import { isCanonicalJid } from '../protocol/jid.js';
 import { checkAddressing } from './addressing.js';
+
+/**
+ * Whether an element in this namespace can change what privguard decides about
+ * a stanza: privilege and delegation elements of any version, roster queries,
+ * disco#info (the XEP-0355 nesting node) and the stream-level namespaces. A
+ * stanza declaring one of them is always parsed and judged in full; a wider set
+ * only costs speed, a narrower one would be a hole.
+ */
+export function isJudgedNamespace(ns: string): boolean {
+  return isReservedNamespace(ns) || ns === NS.roster || ns === DISCO.info || ns === NS.component || ns === NS.streams || ns === NS.streamErrors;
+}
 
 /** A component's stanza towards the server. `isDelegationReply`: an id the delegation table knows (pending or recently answered). */
 export function framedOutboundPasses(component: string, s: FramedStanza, isDelegationReply: (id: string) => boolean): boolean {

@@ -7,6 +7,8 @@
  */
 import {
   PRESENCE_ACCESS,
+  accessOf,
+  lowerOf,
   type Advertisement,
   type AdvertisedRights,
   type MessageAccess,
@@ -25,12 +27,7 @@ export interface EffectiveGrant extends AdvertisedRights {
 }
 
 const and = (a: ReadWrite, b: ReadWrite): ReadWrite => ({ get: a.get && b.get, set: a.set && b.set });
-const lower = <T extends string>(order: readonly T[], a: T, b: T): T => (order.indexOf(a) <= order.indexOf(b) ? a : b);
 const NONE: ReadWrite = { get: false, set: false };
-
-function rwText(rw: ReadWrite): string {
-  return rw.get ? (rw.set ? 'both' : 'get') : rw.set ? 'set' : 'none';
-}
 
 export function effectiveGrant(
   domain: string,
@@ -50,18 +47,18 @@ export function effectiveGrant(
   const serverPush = s.push ?? s.roster.get;
   const push = serverPush && policy.push && roster.get;
   const message: MessageAccess = s.message === 'outgoing' && policy.message === 'outgoing' ? 'outgoing' : 'none';
-  let presence: PresenceAccess = lower(PRESENCE_ACCESS, s.presence, policy.presence);
+  let presence: PresenceAccess = lowerOf(PRESENCE_ACCESS, s.presence, policy.presence);
   if (presence === 'roster' && !roster.get) presence = 'managed_entity';
   const iq = new Map<string, ReadWrite>();
   for (const [ns, p] of policy.iq) {
     const both = and(s.iq.get(ns) ?? NONE, p.rw);
     if (both.get || both.set) iq.set(ns, both);
     if ((p.rw.get && !both.get) || (p.rw.set && !both.set)) {
-      wider.push(`iq ${ns}: policy ${p.value}, server ${rwText(s.iq.get(ns) ?? NONE)}`);
+      wider.push(`iq ${ns}: policy ${p.value}, server ${accessOf(s.iq.get(ns) ?? NONE)}`);
     }
   }
   if ((policy.roster.get && !s.roster.get) || (policy.roster.set && !s.roster.set)) {
-    wider.push(`roster: policy ${policy.rosterValue}, server ${rwText(s.roster)}`);
+    wider.push(`roster: policy ${policy.rosterValue}, server ${accessOf(s.roster)}`);
   }
   if (policy.message === 'outgoing' && s.message !== 'outgoing') wider.push(`message: policy outgoing, server ${s.message}`);
   if (PRESENCE_ACCESS.indexOf(policy.presence) > PRESENCE_ACCESS.indexOf(s.presence)) {

@@ -10,7 +10,7 @@
  */
 import type { Element } from '@xmpp/xml';
 import { parseJid, type Jid, type JidResult } from '../protocol/jid.js';
-import { NS, PRIVILEGE_NS, RESERVED_NAMESPACE_PREFIXES, delegationVersion, privilegeVersion } from '../protocol/ns.js';
+import { NS, PRIVILEGE_NS, isReservedNamespace, delegationVersion, privilegeVersion } from '../protocol/ns.js';
 import { elementChildren, forwardedStanza, hasPrivilegeElement, privilegeChild } from '../protocol/privilege.js';
 import { stanzaError } from '../protocol/stanzas.js';
 import { listValue, type CompiledComponent, type CompiledIq, type CompiledPrivileges, type Rule } from './compile.js';
@@ -252,10 +252,6 @@ function checkIqContent(ctx: OutboundContext, entry: CompiledIq | undefined, use
   return { ok: true };
 }
 
-function isReserved(ns: string): boolean {
-  return RESERVED_NAMESPACE_PREFIXES.some((p) => ns.startsWith(p));
-}
-
 /** P4 — XEP-0356 §6.3: an IQ sent on a managed user's behalf. */
 function decidePrivilegedIq(ctx: OutboundContext, el: Element): Verdict {
   const outerType = el.attrs.type as string | undefined;
@@ -303,7 +299,7 @@ function decidePrivilegedIq(ctx: OutboundContext, el: Element): Verdict {
   const ns = payload.length === 1 ? payload[0]!.getNS() : undefined;
   if (ns === undefined) return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the inner iq needs exactly one payload', audit });
   audit.namespace = ns;
-  if (isReserved(ns) || privilegeVersion(ns) !== undefined) {
+  if (isReservedNamespace(ns) || privilegeVersion(ns) !== undefined) {
     return deny(ctx, el, subject, 'reserved_namespace', 'forbidden', { detail: ns, audit });
   }
   // (b) and (c): namespace and type granted

@@ -9,13 +9,13 @@
  * comment or processing instruction; attribute values hold no control
  * character (so no end-of-line or white-space normalisation applies); the root
  * declares no namespace and no descendant declares one privguard judges
- * (`isJudgedNamespace`). Anything else, and anything not well-formed or over a
+ * (`isJudged`, given by the caller: policy/framed.ts's isJudgedNamespace). Anything else, and anything not well-formed or over a
  * limit, returns undefined: the full parser takes the stanza from the same
  * position and either judges it or reports the error. So the fast path never
  * accepts what the full path refuses, and never decides anything itself; the
  * differential test in test/property/frame.property.test.ts checks this.
  */
-import { isJudgedNamespace } from './ns.js';
+import type { ParserLimits } from './parser.js';
 import { extraUtf8 } from './utf8.js';
 
 /**
@@ -58,11 +58,6 @@ export class FramedStanza {
   }
 }
 
-export interface FrameLimits {
-  maxStanzaBytes: number;
-  maxDepth: number;
-}
-
 /** More attributes than this on one element: the full path's duplicate check handles it. */
 const MAX_FAST_ATTRS = 16;
 
@@ -95,7 +90,7 @@ function sameNameBefore(buf: string, marks: number[], start: number, end: number
  * level). Returns it, or undefined when the full parser must take it (it does
  * not qualify, is malformed, over a limit, or not complete in `buf`).
  */
-export function frameStanza(buf: string, pos: number, limits: FrameLimits): FramedStanza | undefined {
+export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJudged: (ns: string) => boolean): FramedStanza | undefined {
   const len = buf.length;
   const maxChars = limits.maxStanzaBytes;
   // Open elements as [nameStart, nameEnd] pairs into buf (no strings built).
@@ -176,7 +171,7 @@ export function frameStanza(buf: string, pos: number, limits: FrameLimits): Fram
           // The root stays in the stream's namespace; a child may move into one nobody here judges.
           if (root) return undefined;
           const ns = buf.slice(valueStart, k);
-          if (ns === '' || isJudgedNamespace(ns)) return undefined;
+          if (ns === '' || isJudged(ns)) return undefined;
         }
         j = k + 1;
       }

@@ -102,16 +102,10 @@ export function isStreamErrorCondition(name: string): name is StreamErrorConditi
 /** Namespace prefixes the policy may never grant or delegate (recursion; XEP-0355 BR5). */
 export const RESERVED_NAMESPACE_PREFIXES = ['urn:xmpp:delegation:', 'urn:xmpp:privilege:'] as const;
 
-/**
- * Whether an element in this namespace can change what privguard decides about
- * a stanza: privilege and delegation elements of any version, roster queries,
- * disco#info (the XEP-0355 nesting node) and the stream-level namespaces. A
- * stanza declaring one of them is always parsed and judged in full; a wider set
- * only costs speed, a narrower one would be a hole.
- */
-export function isJudgedNamespace(ns: string): boolean {
+/** A namespace of XEP-0355 or XEP-0356 itself, of any version: never granted, delegated or passed unjudged. */
+export function isReservedNamespace(ns: string): boolean {
   for (const prefix of RESERVED_NAMESPACE_PREFIXES) if (ns.startsWith(prefix)) return true;
-  return ns === NS.roster || ns === DISCO.info || ns === NS.component || ns === NS.streams || ns === NS.streamErrors;
+  return false;
 }
 
 /**

@@ -52,6 +52,8 @@ export interface ParserHandlers {
    * it to onStanza. Without this handler every stanza is parsed in full.
    */
   onFramed?(stanza: FramedStanza): boolean;
+  /** Namespaces that send a stanza to the full path (policy/framed.ts); the fast path needs it with onFramed. */
+  isJudged?: (ns: string) => boolean;
 }
 
 export interface ParserLimits {
@@ -188,7 +190,7 @@ export class StreamParser {
 
   /** Whether stanzas may take the fast path: someone takes them, and the stream's namespace is the component one. */
   get #framing(): boolean {
-    return this.#handlers.onFramed !== undefined && this.#tree.streamDefaultNs === NS.component;
+    return this.#handlers.onFramed !== undefined && this.#handlers.isJudged !== undefined && this.#tree.streamDefaultNs === NS.component;
   }
 
   #run(buf: string): void {
@@ -209,7 +211,7 @@ export class StreamParser {
         if (this.#frameSkips > 0) {
           this.#frameSkips--;
         } else {
-          const framed = frameStanza(buf, pos, this.#limits);
+          const framed = frameStanza(buf, pos, this.#limits, this.#handlers.isJudged!);
           if (framed !== undefined && this.#handlers.onFramed!(framed)) {
             this.#frameMisses = 0;
             pos += framed.xml.length;

@@ -77,7 +77,8 @@ function pick<T extends string>(values: readonly T[], raw: string | undefined): 
   return values.includes(raw as T) ? (raw as T) : values[0]!;
 }
 
-function lowerOf<T extends string>(values: readonly T[], a: T, b: T): T {
+/** The lower of two access levels, in the order `values` ranks them. */
+export function lowerOf<T extends string>(values: readonly T[], a: T, b: T): T {
   return values.indexOf(a) <= values.indexOf(b) ? a : b;
 }
 

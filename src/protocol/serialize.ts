@@ -4,7 +4,7 @@
  * the receiving parser normalises to spaces (XML 1.0 §3.3.3): the server would
  * read another value than the one judged. Here they become character references.
  */
-import type { Element } from '@xmpp/xml';
+import { Element } from '@xmpp/xml';
 
 // Characters XML forbids (XML 1.0 §2.2) never come from the parser, but texts
 // privguard writes itself may quote input (an invalid name in an error text):
@@ -53,4 +53,14 @@ export function serialize(el: Element): string {
   s += '>';
   for (const child of el.children) s += typeof child === 'string' ? escapeText(child) : serialize(child);
   return `${s}</${el.name}>`;
+}
+
+/** A deep copy of an element (its text and children copied too). */
+export function cloneElement(el: Element): Element {
+  const copy = new Element(el.name, { ...el.attrs });
+  for (const c of el.children) {
+    if (typeof c === 'string') copy.t(c);
+    else copy.cnode(cloneElement(c));
+  }
+  return copy;
 }

@@ -20,7 +20,7 @@ import { NS, type StreamErrorCondition } from '../protocol/ns.js';
 import type { ParserLimits } from '../protocol/parser.js';
 import { HANDSHAKE_OK, handshakeDigest, serverStreamHeader } from '../protocol/stanzas.js';
 import type { Logger } from '../observe/log.js';
-import type { AuditSink } from '../observe/audit.js';
+import type { DecisionEvent } from '../engine/decision.js';
 import { noMetrics, type Metrics } from '../observe/metrics.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { connectUpstream, type UpstreamLink, type UpstreamOptions } from './upstream.js';
@@ -38,7 +38,8 @@ export interface ListenerOptions {
   /** The same policy, compiled for the decisions. */
   compiled: () => CompiledPolicy;
   log: Logger;
-  audit: AuditSink;
+  /** Where every decision event goes (observe/events.ts). */
+  decisions: (event: DecisionEvent) => void;
   metrics?: Metrics;
   /** Overrides for tests (retry delays, timeouts). */
   upstream?: Pick<UpstreamOptions, 'retryDelaysMs' | 'timeoutMs'>;
@@ -86,10 +87,10 @@ export class Listener {
    */
   applyPolicy(compiled: CompiledPolicy): void {
     for (const session of this.sessions) {
-      const c = compiled.components.get(session.component.name);
+      const c = compiled.components.get(session.name);
       if (!c) {
-        this.#opts.log.warn({ component: session.component.name }, `${session.component.name} is no longer in the policy: disconnecting it`);
-        session.close('not-authorized', 'privguard: this component was removed from the policy');
+        this.#opts.log.warn({ component: session.name }, `${session.name} is no longer in the policy: disconnecting it`);
+        session.close('policy_removed', 'not-authorized', 'privguard: this component was removed from the policy');
       } else {
         session.applyPolicy(c, compiled.mode);
       }
@@ -105,7 +106,7 @@ export class Listener {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const a of this.#active.values()) {
       a.abort.abort();
-      a.session?.close(condition, 'privguard is shutting down');
+      a.session?.close('shutdown', condition, 'privguard is shutting down');
     }
     for (const socket of this.#sockets) socket.end();
     await closed;
@@ -238,7 +239,7 @@ export class Listener {
     }
     const compiled = this.#opts.compiled();
     const session = new Session({
-      component,
+      component: { name: component.name, rate: component.policy.rate },
       compiled: compiled.components.get(component.name)!,
       mode: compiled.mode,
       pendingTimeoutMs: compiled.pendingTimeoutMs,
@@ -246,7 +247,7 @@ export class Listener {
       client: stream,
       server: link.stream,
       log,
-      audit: this.#opts.audit,
+      decisions: this.#opts.decisions,
       metrics: this.#metrics,
       subscriptions: this.#subscriptionsOf(component.name),
       onClosed: () => {

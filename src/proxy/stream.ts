@@ -6,7 +6,7 @@
  *  - parsing: protocol/parser.ts with the policy's limits; a parse failure ends
  *    the stream with the matching stream error, never an exception;
  *  - writing: what is written in one tick is joined and leaves in one socket
- *    write (the stanzas produced by one read, typically); `send()` reports whether the socket's buffer
+ *    write (the stanzas produced by one read, typically); `write()` reports whether the socket's buffer
  *    is full so the other leg can pause its reads (backpressure);
  *  - closing: `close()` is graceful (optional stream error, end tag, FIN, then a
  *    destroy deadline), `destroy()` is immediate; both are idempotent.
@@ -15,8 +15,8 @@ import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Element } from '@xmpp/xml';
 import type { FramedStanza } from '../protocol/frame.js';
+import { isJudgedNamespace } from '../policy/framed.js';
 import { StreamParser, type ParseFailure, type ParserLimits, type StreamHeader } from '../protocol/parser.js';
-import { serialize } from '../protocol/serialize.js';
 import { STREAM_END, streamError } from '../protocol/stanzas.js';
 import type { StreamErrorCondition } from '../protocol/ns.js';
 
@@ -61,6 +61,7 @@ export class XmppStream {
         onEnd: () => this.#handlers.onEnd(),
         onWhitespace: () => this.#handlers.onWhitespace?.(),
         onFramed: (s) => this.#handlers.onFramed?.(s) ?? false,
+        isJudged: isJudgedNamespace,
       },
       limits,
     );
@@ -127,10 +128,6 @@ export class XmppStream {
     const out = this.#out;
     this.#out = '';
     return out.length === 0 || this.socket.write(out);
-  }
-
-  send(stanza: Element): boolean {
-    return this.write(serialize(stanza));
   }
 
   /** Why reading is paused now (empty when it is not). */

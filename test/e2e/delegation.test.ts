@@ -3,7 +3,7 @@ import { describeProsody } from './harness/servers.js';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { COMPONENT_SECRET, connectComponent, connectUser, serveDelegation, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
-import { waitFor } from './harness/wait.js';
+import { waitFor } from '../support/wait.js';
 
 const DELEG = 'urn:xmpp:delegation:2';
 const MAM = 'urn:xmpp:mam:2';

@@ -12,7 +12,7 @@ import {
   type Peer,
   type Stack,
 } from './harness/stack.js';
-import { nextEvent, waitFor } from './harness/wait.js';
+import { nextEvent, waitFor } from '../support/wait.js';
 
 let stack: Stack | undefined;
 

@@ -5,7 +5,7 @@ import { xml } from '@xmpp/component';
 import { loadPolicyText } from '../../src/config/load.js';
 import { startProsody, type ProsodyInstance } from './harness/prosody.js';
 import { COMPONENT_SECRET, connectComponent, connectUser, RawComponent, startStack, waitStanza, type Stack } from './harness/stack.js';
-import { nextEvent, waitFor } from './harness/wait.js';
+import { nextEvent, waitFor } from '../support/wait.js';
 
 const PRIV = 'urn:xmpp:privilege:2';
 const MAM = 'urn:xmpp:mam:2';

@@ -4,7 +4,7 @@ import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { loadPolicyText } from '../../src/config/load.js';
 import { COMPONENT_SECRET, connectComponent, connectUser, makeComponent, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
-import { waitFor } from './harness/wait.js';
+import { waitFor } from '../support/wait.js';
 
 const PRIV = 'urn:xmpp:privilege:2';
 const DELEG = 'urn:xmpp:delegation:2';

@@ -19,6 +19,7 @@ import { decideOutbound } from '../../src/policy/outbound.js';
 import { ACTIONS } from '../../src/policy/verdict.js';
 import { classifyTopLevel } from '../../src/protocol/classify.js';
 import { STREAM_ERROR_CONDITIONS } from '../../src/protocol/ns.js';
+import { isJudgedNamespace } from '../../src/policy/framed.js';
 import type { FramedStanza } from '../../src/protocol/frame.js';
 import { StreamParser } from '../../src/protocol/parser.js';
 import { serialize } from '../../src/protocol/serialize.js';
@@ -138,7 +139,7 @@ export function runFuzz(count: number, seed = 1): FuzzReport {
         stanzas.push(one[0]!);
         return true;
       };
-      const parser = new StreamParser({ onHeader: () => {}, onStanza: (e) => void stanzas.push(e), onEnd: () => {}, ...(i % 2 === 0 ? { onFramed } : {}) }, limits);
+      const parser = new StreamParser({ onHeader: () => {}, onStanza: (e) => void stanzas.push(e), onEnd: () => {}, ...(i % 2 === 0 ? { onFramed, isJudged: isJudgedNamespace } : {}) }, limits);
       // fed in random pieces, as TCP would
       let failure = parser.write(HEADER);
       let rest = input;

@@ -20,12 +20,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Parser, type Element } from '@xmpp/xml';
 import { checkComponentElement } from '../../src/policy/addressing.js';
-import { framedInboundPasses, framedOutboundPasses } from '../../src/policy/framed.js';
+import { framedInboundPasses, framedOutboundPasses, isJudgedNamespace } from '../../src/policy/framed.js';
 import { decideInbound } from '../../src/policy/inbound.js';
 import { decideOutbound } from '../../src/policy/outbound.js';
 import { classifyTopLevel } from '../../src/protocol/classify.js';
 import type { FramedStanza } from '../../src/protocol/frame.js';
-import { isJudgedNamespace, NS } from '../../src/protocol/ns.js';
+import { NS } from '../../src/protocol/ns.js';
 import { StreamParser, type ParserHandlers } from '../../src/protocol/parser.js';
 import { serialize } from '../../src/protocol/serialize.js';
 import { C, context, FULL_GRANT, stanza, type Ctx } from '../unit/policy/helpers.js';
@@ -124,6 +124,7 @@ function run(pieces: string[], fast: boolean): Event[] {
     onEnd: () => {},
   };
   if (fast) {
+    handlers.isJudged = isJudgedNamespace;
     handlers.onFramed = (f) => {
       events.push({ kind: 'stanza', el: reparse(f.xml), framed: f });
       return true;

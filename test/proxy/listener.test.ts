@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { RawComponent, COMPONENT_SECRET } from '../e2e/harness/stack.js';
-import { startFakeStack, type FakeStack } from '../e2e/harness/fake-stack.js';
-import { freePort } from '../e2e/harness/ports.js';
-import { nextEvent, waitFor } from '../e2e/harness/wait.js';
+import { RawComponent, COMPONENT_SECRET } from '../support/component.js';
+import { startFakeStack, type FakeStack } from '../support/fake-stack.js';
+import { freePort } from '../support/ports.js';
+import { nextEvent, waitFor } from '../support/wait.js';
 import { handshake } from '../../src/protocol/stanzas.js';
 
 const OPEN = (to: string, ns = 'jabber:component:accept') =>

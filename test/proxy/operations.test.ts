@@ -6,10 +6,10 @@ import { loadPolicyFile } from '../../src/config/load.js';
 import { startSidecar, type Sidecar } from '../../src/index.js';
 import { createMemoryAuditSink } from '../../src/observe/audit.js';
 import { METRIC_NAMES } from '../../src/observe/metrics.js';
-import { FakeServer } from '../e2e/harness/fake-server.js';
-import { freePort, freePorts } from '../e2e/harness/ports.js';
-import { COMPONENT_SECRET, RawComponent, recordingLogger } from '../e2e/harness/stack.js';
-import { waitFor } from '../e2e/harness/wait.js';
+import { FakeServer } from '../support/fake-server.js';
+import { freePort, freePorts } from '../support/ports.js';
+import { COMPONENT_SECRET, RawComponent, recordingLogger } from '../support/component.js';
+import { waitFor } from '../support/wait.js';
 
 let sidecar: Sidecar | undefined;
 let fake: FakeServer | undefined;

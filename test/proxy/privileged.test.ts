@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawComponent } from '../e2e/harness/stack.js';
-import { startFakeStack, type FakeStack } from '../e2e/harness/fake-stack.js';
-import { waitFor } from '../e2e/harness/wait.js';
+import { RawComponent } from '../support/component.js';
+import { startFakeStack, type FakeStack } from '../support/fake-stack.js';
+import { waitFor } from '../support/wait.js';
 
 const ADV = `<message from='example.org' to='a.example.org'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/><perm access='iq'><namespace ns='jabber:iq:private' type='both'/></perm></privilege></message>`;
 const PRIVILEGES = `privileges:

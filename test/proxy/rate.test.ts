@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TokenBucket } from '../../src/proxy/ratelimit.js';
-import { RawComponent } from '../e2e/harness/stack.js';
-import { startFakeStack, type FakeStack } from '../e2e/harness/fake-stack.js';
-import { waitFor } from '../e2e/harness/wait.js';
+import { RawComponent } from '../support/component.js';
+import { startFakeStack, type FakeStack } from '../support/fake-stack.js';
+import { waitFor } from '../support/wait.js';
 
 let stack: FakeStack | undefined;
 afterEach(async () => {

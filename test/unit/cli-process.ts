@@ -3,7 +3,7 @@
  * for tests of what an admin sees: exit codes, stdout, stderr, signals.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { waitFor } from '../e2e/harness/wait.js';
+import { waitFor } from '../support/wait.js';
 
 export interface CliResult {
   code: number;

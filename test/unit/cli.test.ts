@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT, main } from '../../src/cli.js';
-import { freePort } from '../e2e/harness/ports.js';
-import { waitFor } from '../e2e/harness/wait.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { watchPolicyFile, type PolicyWatch } from '../../src/config/watch.js';
-import { freePorts } from '../e2e/harness/ports.js';
-import { waitFor } from '../e2e/harness/wait.js';
+import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 import { startCli, type RunningCli } from './cli-process.js';
 
 /** A ConfigMap volume with one key, policy.yaml. */

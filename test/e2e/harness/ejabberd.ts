@@ -17,10 +17,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { chrootArgv, chrootTempDir, DEBIAN13_HINT, debian13Missing, debian13User } from './debian13.js';
-import { freePorts } from './ports.js';
+import { freePorts } from '../../support/ports.js';
 import type { EjabberdVersion } from './servers.js';
 import { DOMAIN, USERS } from './prosody.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../support/wait.js';
 
 
 export interface EjabberdOptions {

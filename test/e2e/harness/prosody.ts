@@ -12,9 +12,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chrootArgv, chrootSync, chrootTempDir, DEBIAN13_HINT, debian13Missing } from './debian13.js';
-import { freePorts } from './ports.js';
+import { freePorts } from '../../support/ports.js';
 import type { ProsodyVersion } from './servers.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../support/wait.js';
 
 export const DOMAIN = 'example.test';
 export const USERS = { alice: 'alicepw', bob: 'bobpw', carol: 'carolpw' } as const;

@@ -3,33 +3,19 @@
  * helpers to connect real peers (@xmpp/component, @xmpp/client) or a raw socket
  * speaking XEP-0114 by hand (for hostile input the libraries cannot send).
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Element } from '@xmpp/xml';
 import { component as xmppComponent, xml, type XmppEntity } from '@xmpp/component';
 import { client as xmppClient } from '@xmpp/client';
 import { loadPolicyText, type LoadedPolicy } from '../../../src/config/load.js';
 import { startSidecar, type Sidecar } from '../../../src/index.js';
 import { createMemoryAuditSink, type AuditRecord } from '../../../src/observe/audit.js';
-import type { Logger } from '../../../src/observe/log.js';
-import { StreamParser, type ParseFailure, type StreamHeader } from '../../../src/protocol/parser.js';
-import { handshake } from '../../../src/protocol/stanzas.js';
 import { DOMAIN, startProsody, USERS, type ProsodyOptions } from './prosody.js';
-import { freePort } from './ports.js';
-import { nextEvent, waitFor } from './wait.js';
+import { freePort } from '../../support/ports.js';
+import { COMPONENT_SECRET, recordingLogger } from '../../support/component.js';
 
-export interface LogLine {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  obj: object;
-  msg: string;
-}
-
-export function recordingLogger(): Logger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: LogLine['level']) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
-export const COMPONENT_SECRET = 'component-side-secret';
+// The in-process pieces live in test/support; re-exported for the real-server tests.
+export { COMPONENT_SECRET, RawComponent, recordingLogger, waitStanza, type LogLine } from '../../support/component.js';
 
 /** A policy YAML in front of `upstreamPort`; components get COMPONENT_SECRET towards privguard. */
 export function policyYaml(listenPort: number, upstreamPort: number, extra = ''): string {
@@ -147,70 +133,6 @@ export async function connectUser(stack: Stack, user: keyof typeof USERS, resour
 }
 
 /** Wait until `stanzas` holds one matching `pred`. */
-export function waitStanza(stanzas: Element[], pred: (el: Element) => boolean, what: string, timeoutMs = 5000): Promise<Element> {
-  return waitFor(what, () => stanzas.find(pred), timeoutMs);
-}
-
-/**
- * A component written by hand over a raw socket: what it receives is parsed
- * with privguard's own parser into `stanzas`, the stream error (if any) into
- * `streamError`, and `closed` settles when the socket closes.
- */
-export class RawComponent {
-  readonly socket: Socket;
-  readonly stanzas: Element[] = [];
-  header: StreamHeader | undefined;
-  received = '';
-  failure: ParseFailure | undefined;
-  ended = false;
-  readonly closed: Promise<void>;
-  #parser: StreamParser;
-
-  constructor(port: number) {
-    this.socket = connect({ host: '127.0.0.1', port });
-    this.#parser = new StreamParser(
-      {
-        onHeader: (h) => (this.header = h),
-        onStanza: (el) => void this.stanzas.push(el),
-        onEnd: () => (this.ended = true),
-      },
-      { maxStanzaBytes: 1 << 24, maxDepth: 1000 },
-    );
-    this.socket.setEncoding('utf8');
-    this.socket.on('data', (d: string) => {
-      this.received += d;
-      this.failure ??= this.#parser.write(d);
-    });
-    this.socket.on('error', () => {});
-    this.closed = new Promise((resolve) => this.socket.once('close', () => resolve()));
-  }
-
-  static async open(port: number, name: string, secret = COMPONENT_SECRET): Promise<RawComponent> {
-    const raw = new RawComponent(port);
-    await nextEvent(raw.socket, 'connect');
-    raw.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='${name}'>`);
-    await waitFor('stream header', () => raw.header);
-    raw.write(handshake(raw.header!.attrs.id!, secret));
-    await raw.waitFor((el) => el.name === 'handshake' || (el.name === 'error'), 'handshake answer');
-    return raw;
-  }
-
-  write(data: string | Buffer): void {
-    this.socket.write(data);
-  }
-
-  waitFor(pred: (el: Element) => boolean, what: string, timeoutMs = 5000): Promise<Element> {
-    return waitStanza(this.stanzas, pred, what, timeoutMs);
-  }
-
-  /** The stream error condition privguard closed the stream with. */
-  async streamError(timeoutMs = 5000): Promise<string> {
-    const el = await this.waitFor((e) => e.name === 'error' && e.attrs.xmlns === 'http://etherx.jabber.org/streams', 'stream error', timeoutMs);
-    const cond = el.children.find((c): c is Element => typeof c !== 'string' && c.name !== 'text');
-    return cond?.name ?? '';
-  }
-}
-
 /**
  * Makes `peer` serve delegated IQs as a real component does (an iqCallee for
  * `<delegation/>`): it answers with `payload` inside the wrapped result, with

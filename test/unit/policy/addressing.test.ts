@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Element } from '@xmpp/xml';
 import { checkAddressing, checkComponentElement } from '../../../src/policy/addressing.js';
 import { classifyTopLevel } from '../../../src/protocol/classify.js';
-import { StreamParser } from '../../../src/protocol/parser.js';
+import { parseStanza } from '../../support/stanzas.js';
 
-const HEADER = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>";
-
-function stanza(xml: string): Element {
-  let el: Element | undefined;
-  const p = new StreamParser({ onHeader: () => {}, onStanza: (e) => (el = e), onEnd: () => {} }, { maxStanzaBytes: 65536, maxDepth: 64 });
-  const f = p.write(HEADER + xml);
-  if (f || !el) throw new Error(`fixture did not parse: ${f?.text}`);
-  return el;
-}
+const stanza = parseStanza;
 
 const C = 'pubsub.example.org';
 

@@ -1,30 +1,17 @@
 /** Building decision contexts from a policy text and stanzas written as XML. */
-import type { Element } from '@xmpp/xml';
 import { loadPolicyText } from '../../../src/config/load.js';
 import { compilePolicy, type CompiledComponent } from '../../../src/policy/compile.js';
 import { effectiveGrant, type EffectiveGrant } from '../../../src/policy/grants.js';
 import type { InboundContext } from '../../../src/policy/inbound.js';
 import type { OutboundContext } from '../../../src/policy/outbound.js';
 import type { DelegatedIqTrack } from '../../../src/policy/verdict.js';
-import { StreamParser } from '../../../src/protocol/parser.js';
 import { parseAdvertisement } from '../../../src/protocol/privilege.js';
 
-const HEADER = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>";
+/** Parses stanzas exactly as privguard's stream layer does (test/support/stanzas.ts). */
+import { parseStanza, parseStanzas } from '../../support/stanzas.js';
 
-/** Parses stanzas exactly as privguard's stream layer does. */
-export function stanzas(xml: string): Element[] {
-  const out: Element[] = [];
-  const p = new StreamParser({ onHeader: () => {}, onStanza: (e) => void out.push(e), onEnd: () => {} }, { maxStanzaBytes: 1 << 20, maxDepth: 64 });
-  const f = p.write(HEADER + xml);
-  if (f) throw new Error(`fixture did not parse: ${f.text}`);
-  return out;
-}
-
-export function stanza(xml: string): Element {
-  const [el] = stanzas(xml);
-  if (!el) throw new Error('no stanza in fixture');
-  return el;
-}
+export const stanzas = parseStanzas;
+export const stanza = parseStanza;
 
 export const C = 'pubsub.example.test';
 export const D = 'example.test';

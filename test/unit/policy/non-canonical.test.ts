@@ -4,7 +4,7 @@
  * non_canonical_jid), never forwarded as is.
  */
 import { describe, expect, it } from 'vitest';
-import { framedOutboundPasses } from '../../../src/policy/framed.js';
+import { framedOutboundPasses, isJudgedNamespace } from '../../../src/policy/framed.js';
 import { decideOutbound } from '../../../src/policy/outbound.js';
 import { frameStanza } from '../../../src/protocol/frame.js';
 import { context, FULL_GRANT, stanza } from './helpers.js';
@@ -87,7 +87,7 @@ describe('JIDs not in prepared form are refused', () => {
   });
 
   it('the fast path sends such stanzas to the full path', () => {
-    const framed = (xml: string) => frameStanza(xml, 0, { maxStanzaBytes: 1 << 16, maxDepth: 32 })!;
+    const framed = (xml: string) => frameStanza(xml, 0, { maxStanzaBytes: 1 << 16, maxDepth: 32 }, isJudgedNamespace)!;
     expect(framedOutboundPasses(C, framed(`<message from='${C}' to='alice@example.test'><body>x</body></message>`), () => false)).toBe(true);
     expect(framedOutboundPasses(C, framed(`<message from='${C}' to='b\u00adob@example.test'><body>x</body></message>`), () => false)).toBe(false);
     expect(framedOutboundPasses(C, framed(`<message from='X@${C}' to='alice@example.test'><body>x</body></message>`), () => false)).toBe(false);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { frameStanza } from '../../../src/protocol/frame.js';
+import { isJudgedNamespace } from '../../../src/policy/framed.js';
 import { StreamParser } from '../../../src/protocol/parser.js';
 
 const LIMITS = { maxStanzaBytes: 1024, maxDepth: 8 };
@@ -8,7 +9,7 @@ const HEADER = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='htt
 describe('frameStanza: what may skip the tree', () => {
   it('frames a plain stanza: root name, root attributes, its exact characters', () => {
     const s = `<message from='bot@c.example' to="u@example.org" id='1'><body xmlns='urn:x'>hé > 😀\r\n</body><x/></message>`;
-    const f = frameStanza(`${s}<next/>`, 0, LIMITS)!;
+    const f = frameStanza(`${s}<next/>`, 0, LIMITS, isJudgedNamespace)!;
     expect(f.xml).toBe(s);
     expect(f.name).toBe('message');
     expect({ ...f.attrs }).toEqual({ from: 'bot@c.example', to: 'u@example.org', id: '1' });
@@ -17,7 +18,7 @@ describe('frameStanza: what may skip the tree', () => {
   });
 
   it('starts where it is told and frames a self-closing root', () => {
-    const f = frameStanza(`junk<presence from='c.example' to='u@x'/>`, 4, LIMITS)!;
+    const f = frameStanza(`junk<presence from='c.example' to='u@x'/>`, 4, LIMITS, isJudgedNamespace)!;
     expect(f.xml).toBe(`<presence from='c.example' to='u@x'/>`);
   });
 
@@ -46,15 +47,15 @@ describe('frameStanza: what may skip the tree', () => {
     ['nesting deeper than the limit', `<message>${'<a>'.repeat(8)}${'</a>'.repeat(8)}</message>`],
     ['more UTF-8 bytes than the limit (fewer characters)', `<message><body>${'é'.repeat(600)}</body></message>`],
   ])('leaves %s to the full parser', (_what, input) => {
-    expect(frameStanza(input, 0, LIMITS)).toBeUndefined();
+    expect(frameStanza(input, 0, LIMITS, isJudgedNamespace)).toBeUndefined();
   });
 
   it('counts a stanza exactly at the byte limit as within it, one byte more as over', () => {
     const head = `<message><body>`;
     const tail = `</body></message>`;
     const fill = 'x'.repeat(LIMITS.maxStanzaBytes - head.length - tail.length);
-    expect(frameStanza(head + fill + tail, 0, LIMITS)).toBeDefined();
-    expect(frameStanza(`${head}${fill}x${tail}`, 0, LIMITS)).toBeUndefined();
+    expect(frameStanza(head + fill + tail, 0, LIMITS, isJudgedNamespace)).toBeDefined();
+    expect(frameStanza(`${head}${fill}x${tail}`, 0, LIMITS, isJudgedNamespace)).toBeUndefined();
   });
 });
 
@@ -67,6 +68,7 @@ describe('StreamParser with a fast path', () => {
         onHeader: () => {},
         onStanza: (el) => void trees.push(el.name),
         onEnd: () => {},
+        isJudged: isJudgedNamespace,
         onFramed: (f) => {
           if (!take(f.name)) return false;
           framed.push(f.xml);
@@ -95,7 +97,7 @@ describe('StreamParser with a fast path', () => {
   it('takes no fast path when the stream is not in the component namespace', () => {
     const framed: string[] = [];
     const p = new StreamParser(
-      { onHeader: () => {}, onStanza: () => {}, onEnd: () => {}, onFramed: (f) => (framed.push(f.xml), true) },
+      { onHeader: () => {}, onStanza: () => {}, onEnd: () => {}, onFramed: (f) => (framed.push(f.xml), true), isJudged: isJudgedNamespace },
       LIMITS,
     );
     p.write("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'><message id='1'/>");

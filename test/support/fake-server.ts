@@ -6,8 +6,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Element } from '@xmpp/xml';
-import { StreamParser } from '../../../src/protocol/parser.js';
-import { handshakeDigest, serverStreamHeader, streamError, STREAM_END } from '../../../src/protocol/stanzas.js';
+import { StreamParser } from '../../src/protocol/parser.js';
+import { handshakeDigest, serverStreamHeader, streamError, STREAM_END } from '../../src/protocol/stanzas.js';
 
 export interface FakeConnection {
   socket: Socket;

@@ -1,10 +1,10 @@
 /** privguard in front of a FakeServer, for proxy behaviour tests. */
-import { loadPolicyText } from '../../../src/config/load.js';
-import { startSidecar, type Sidecar } from '../../../src/index.js';
-import { createMemoryAuditSink, type AuditRecord } from '../../../src/observe/audit.js';
+import { loadPolicyText } from '../../src/config/load.js';
+import { startSidecar, type Sidecar } from '../../src/index.js';
+import { createMemoryAuditSink, type AuditRecord } from '../../src/observe/audit.js';
 import { FakeServer, type FakeServerOptions } from './fake-server.js';
 import { freePort } from './ports.js';
-import { COMPONENT_SECRET, recordingLogger } from './stack.js';
+import { COMPONENT_SECRET, recordingLogger } from './component.js';
 
 export interface FakeStack {
   fake: FakeServer;

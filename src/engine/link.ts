@@ -1,0 +1,443 @@
+/**
+ * One component ⇄ server link, without sockets: the state machine the proxy's
+ * session drives (the "sans-I/O" shape of quinn-proto's Connection or h11).
+ * Inputs: stanzas (parsed or framed) from either side, `reload`, `tick(now)`
+ * and `close(why)`. Outputs: calls on the LinkEffects given at construction.
+ * Time is the injected clock; nothing here starts a timer.
+ *
+ * It owns what decisions read and what verdicts change: the effective grants
+ * and delegations learned from the server's advertisements on this link, the
+ * namespace versions of both legs (translation both ways), both pending
+ * tables, presence de-duplication, and report mode. policy/ decides; the link
+ * applies the verdict, and every decision leaves as one DecisionEvent.
+ */
+import type { Element } from '@xmpp/xml';
+import type { Mode } from '../config/schema.js';
+import { classifyTopLevel } from '../protocol/classify.js';
+import { wrappedError } from '../protocol/delegation.js';
+import type { FramedStanza } from '../protocol/frame.js';
+import { isStreamErrorCondition, type StreamErrorCondition } from '../protocol/ns.js';
+import { buildAdvertisement, parseAdvertisement } from '../protocol/privilege.js';
+import { cloneElement, serialize } from '../protocol/serialize.js';
+import { stanzaError } from '../protocol/stanzas.js';
+import { checkComponentElement } from '../policy/addressing.js';
+import type { CompiledComponent } from '../policy/compile.js';
+import { effectiveDelegation } from '../policy/delegation.js';
+import { framedInboundPasses, framedOutboundPasses } from '../policy/framed.js';
+import { effectiveGrant, type EffectiveGrant } from '../policy/grants.js';
+import { decideInbound, type InboundContext } from '../policy/inbound.js';
+import { decideOutbound, type OutboundContext } from '../policy/outbound.js';
+import { changesFromServer, changesToServer, SubscriptionLedger } from '../policy/subscriptions.js';
+import { verdictText, type DelegatedIqTrack, type Verdict } from '../policy/verdict.js';
+import { decisionEvent, userOf, type DecisionVerdict, type EndReason } from './decision.js';
+import type { LinkEffects } from './effects.js';
+import { PendingTable } from './pending.js';
+import { PresenceDedup } from './presence.js';
+import { buildSnapshot, type LinkSnapshot } from './snapshot.js';
+import { LinkVersions } from './versions.js';
+
+export interface LinkOptions {
+  /** The component's name (its JID domain). */
+  name: string;
+  compiled: CompiledComponent;
+  mode: Mode;
+  pendingTimeoutMs: number;
+  maxPending: number;
+  /** Milliseconds on a monotonic clock (performance.now in the proxy; a fake one in tests and explain). */
+  now: () => number;
+  effects: LinkEffects;
+  /** Report how long each judged stanza took to decide (effects.decisionTime). */
+  timed?: boolean;
+  /** Subscriptions seen for this component so far (the listener keeps them across reconnects). */
+  subscriptions?: SubscriptionLedger;
+}
+
+/** A privileged IQ waiting for the server. */
+export interface PendingPrivileged {
+  request: Element;
+  /** The managed user's bare JID. */
+  user: string;
+  domain: string;
+  namespace: string | undefined;
+}
+
+/** The link's tables, read-only (snapshots and the status page read them). */
+export interface LinkState {
+  compiled: CompiledComponent;
+  grants: ReadonlyMap<string, EffectiveGrant>;
+  advertisements: ReadonlyMap<string, Element>;
+  delegations: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
+  versions: LinkVersions;
+  privileged: PendingTable<PendingPrivileged>;
+  delegated: PendingTable<DelegatedIqTrack>;
+}
+
+export class Link {
+  readonly name: string;
+  #compiled: CompiledComponent;
+  #mode: Mode;
+  readonly #fx: LinkEffects;
+  readonly #now: () => number;
+  readonly #timed: boolean;
+  #open = true;
+  readonly #grants = new Map<string, EffectiveGrant>();
+  readonly #warnedWider = new Set<string>();
+  readonly #privileged: PendingTable<PendingPrivileged>;
+  readonly #delegated: PendingTable<DelegatedIqTrack>;
+  /** What the server delegated on this link: domain → namespace → attributes (additive). */
+  readonly #delegations = new Map<string, Map<string, readonly string[]>>();
+  /** The server's privilege advertisements as it sent them (kept as copies: report mode translates in place), per domain. */
+  readonly #advertisements = new Map<string, Element>();
+  readonly #versions: LinkVersions;
+  readonly #presence = new PresenceDedup();
+  readonly #subscriptions: SubscriptionLedger;
+  readonly #isManaged = (domain: string): boolean => this.#compiled.privileges.has(domain);
+  // Decision contexts, built once: no closures per stanza.
+  readonly #out: OutboundContext;
+  readonly #in: InboundContext;
+
+  constructor(opts: LinkOptions) {
+    this.name = opts.name;
+    this.#compiled = opts.compiled;
+    this.#mode = opts.mode;
+    this.#fx = opts.effects;
+    this.#now = opts.now;
+    this.#timed = opts.timed === true && opts.effects.decisionTime !== undefined;
+    this.#privileged = new PendingTable(opts.maxPending, opts.pendingTimeoutMs);
+    this.#delegated = new PendingTable(opts.maxPending, opts.pendingTimeoutMs);
+    this.#versions = new LinkVersions(opts.compiled.speaks);
+    this.#subscriptions = opts.subscriptions ?? new SubscriptionLedger();
+    const privileged = this.#privileged;
+    const delegated = this.#delegated;
+    this.#out = {
+      component: opts.compiled,
+      grants: this.#grants,
+      isPending: (id) => privileged.has(id),
+      get pendingFull() {
+        return privileged.full;
+      },
+      delegationPending: (id) => delegated.get(id),
+      delegationClosed: (id) => delegated.closed(id),
+    };
+    this.#in = {
+      component: opts.compiled,
+      grants: this.#grants,
+      pendingUser: (id) => privileged.get(id)?.user,
+      expiredUser: (id) => privileged.expired(id)?.user,
+      delegations: this.#delegations,
+      isDelegationPending: (id) => delegated.has(id),
+      get delegationPendingFull() {
+        return delegated.full;
+      },
+      subscriptions: this.#subscriptions,
+    };
+  }
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  get mode(): Mode {
+    return this.#mode;
+  }
+
+  get pendingPrivileged(): number {
+    return this.#privileged.size;
+  }
+
+  get pendingDelegated(): number {
+    return this.#delegated.size;
+  }
+
+  /** Server domains whose privilege advertisement arrived. */
+  get advertised(): string[] {
+    return [...this.#grants.keys()];
+  }
+
+  /** The earliest pending deadline on the link's clock (the driver's timer aims at it). */
+  nextDeadline(): number | undefined {
+    const a = this.#privileged.nextDeadline();
+    const b = this.#delegated.nextDeadline();
+    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+  }
+
+  /** Three views per server domain, versions, and the pending tables (status page, `privguard test`). */
+  snapshot(): LinkSnapshot {
+    return buildSnapshot(this.name, this.#mode, this.#open, this.state(), this.#now());
+  }
+
+  /** The tables themselves, read-only: what the server advertised and delegated, versions, pending. */
+  state(): LinkState {
+    const [grants, advertisements, delegations, versions] = [this.#grants, this.#advertisements, this.#delegations, this.#versions] as const;
+    return { compiled: this.#compiled, grants, advertisements, delegations, versions, privileged: this.#privileged, delegated: this.#delegated };
+  }
+
+  // ── time ──────────────────────────────────────────────────────────────
+
+  /** Answer every pending IQ whose deadline has come. */
+  tick(now: number): void {
+    if (!this.#open) return;
+    this.#privileged.expire(now, (p) => this.#answerPrivileged(p, 'timeout'));
+    this.#delegated.expire(now, (t) => this.#answerDelegated(t, 'timeout'));
+  }
+
+  // ── reload ────────────────────────────────────────────────────────────
+
+  /**
+   * A new policy for this component. The server's cached advertisements go
+   * through the same decision as a fresh one and the component is told the
+   * result at once; delegated IQs pending under a delegation the new policy no
+   * longer has are answered now (service-unavailable), exactly once.
+   */
+  reload(compiled: CompiledComponent, mode: Mode = this.#mode): void {
+    this.#compiled = compiled;
+    this.#mode = mode;
+    this.#out.component = compiled;
+    this.#in.component = compiled;
+    this.#versions.setSpeaks(compiled.speaks);
+    if (!this.#open) return;
+    for (const [domain, adv] of this.#advertisements) {
+      this.#warnedWider.delete(domain);
+      const v = decideInbound(this.#in, cloneElement(adv));
+      this.#fx.verdict?.(v, adv);
+      if (v.action === 'rewrite' && v.grant) {
+        this.#applyGrant(v.grant, v.wider ?? []);
+        this.#record(v, adv, 'allowed');
+        if (mode === 'enforce') this.#toComponent(v.stanza, undefined);
+      } else {
+        // A domain the policy no longer names: the component is told it has nothing there.
+        this.#grants.delete(domain);
+        this.#record(v, adv, mode === 'report' ? 'would_deny' : 'denied');
+        const parsed = parseAdvertisement(adv);
+        if (mode === 'enforce' && parsed) {
+          const none = effectiveGrant(domain, parsed, undefined).grant;
+          this.#toComponent(buildAdvertisement(domain, this.name, none, parsed.version, adv.attrs.id as string | undefined), undefined);
+        }
+      }
+    }
+    const ctx = { component: compiled, server: this.#delegations };
+    const gone: DelegatedIqTrack[] = [];
+    this.#delegated.forEach((_id, t) => {
+      if (!effectiveDelegation(ctx, t.domain, t.namespace)) gone.push(t);
+    });
+    for (const t of gone) {
+      this.#delegated.take(t.id);
+      this.#answerDelegated(t, 'delegation_removed');
+    }
+  }
+
+  // ── close ─────────────────────────────────────────────────────────────
+
+  /**
+   * End the link: every pending IQ is answered once, to whichever side is
+   * still there (XEP-0355 N.B.1: the server learns the component will not
+   * answer), then the streams are closed — the component's with `condition`.
+   */
+  close(why: EndReason, condition?: StreamErrorCondition, text?: string): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#delegated.drain((t) => this.#answerDelegated(t, why));
+    this.#privileged.drain((p) => this.#answerPrivileged(p, why));
+    this.#fx.closeStreams(condition, text);
+  }
+
+  // ── component → server ────────────────────────────────────────────────
+
+  readonly #isDelegationReply = (id: string): boolean => this.#delegated.has(id) || this.#delegated.closed(id);
+  readonly #isPrivilegedResponse = (id: string): boolean => this.#privileged.has(id) || this.#privileged.expired(id) !== undefined;
+
+  /** The fast path: true if the stanza went on as it arrived (nothing in it is judged but its root). */
+  framedFromComponent(f: FramedStanza): boolean {
+    if (!this.#open || !framedOutboundPasses(this.name, f, this.#isDelegationReply)) return false;
+    this.#fx.toServer(f.xml, f.name);
+    return true;
+  }
+
+  fromComponent(el: Element): void {
+    if (!this.#open) return;
+    const top = classifyTopLevel(el);
+    if (top.kind === 'stream-error') {
+      this.#fx.log('warn', { component: this.name, condition: top.condition }, 'component closed its stream with an error');
+      this.close('component_gone');
+      return;
+    }
+    const framing = checkComponentElement(this.name, top, el);
+    if (framing.action === 'reject' && framing.streamError) {
+      // Protocol rules, enforced in every mode (the server would close the stream too).
+      this.#fx.verdict?.(framing, el);
+      this.#record(framing, el, 'denied', `stanza.${el.name}`);
+      this.#fx.log('warn', { component: this.name, reason: framing.reason }, `closing ${this.name}: ${framing.streamError.text}`);
+      this.close('component_gone', framing.streamError.condition, framing.streamError.text);
+      return;
+    }
+    // Into the server's version before judging: decisions never see a version.
+    this.#versions.toServer(el);
+    const t0 = this.#timed ? process.hrtime.bigint() : 0n;
+    const v = decideOutbound(this.#out, el);
+    if (this.#timed) this.#fx.decisionTime!(Number(process.hrtime.bigint() - t0) / 1e9);
+    this.#fx.verdict?.(v, el);
+    this.#applyOutbound(v, el);
+  }
+
+  #applyOutbound(v: Verdict, el: Element): void {
+    if (v.settle) this.#delegated.take(v.settle.id);
+    switch (v.action) {
+      case 'pass':
+        if (v.track?.kind === 'privileged_iq') {
+          const p: PendingPrivileged = { request: el, user: v.track.user, domain: v.track.domain, namespace: v.audit?.namespace };
+          if (!this.#privileged.add(v.track.id, p, this.#now())) {
+            // Cannot happen after the decision checked both; never forward untracked.
+            this.#fx.toComponent(serialize(stanzaError(el, 'wait', 'resource-constraint', 'privguard: too many pending requests', this.name)), undefined);
+            return;
+          }
+        }
+        if (v.audit) this.#record(v, el, 'allowed');
+        this.#subscriptions.apply(changesToServer(el));
+        this.#fx.toServer(serialize(el), el.name);
+        return;
+      case 'reject':
+      case 'drop':
+        if (this.#mode === 'report') {
+          this.#record(v, el, 'would_deny');
+          this.#subscriptions.apply(changesToServer(el));
+          this.#fx.toServer(serialize(el), el.name);
+          return;
+        }
+        this.#record(v, el, 'denied');
+        this.#fx.log('info', { component: this.name, reason: v.reason }, verdictText(v));
+        this.#sendReplies(v.replies);
+        return;
+      case 'rewrite':
+        if (v.audit) this.#record(v, el, 'allowed');
+        this.#fx.toServer(serialize(v.stanza), el.name);
+        return;
+    }
+  }
+
+  // ── server → component ────────────────────────────────────────────────
+
+  framedFromServer(f: FramedStanza): boolean {
+    if (!this.#open || !framedInboundPasses(f, this.#isPrivilegedResponse)) return false;
+    this.#fx.toComponent(f.xml, f.name);
+    return true;
+  }
+
+  fromServer(el: Element): void {
+    if (!this.#open) return;
+    const top = classifyTopLevel(el);
+    if (top.kind === 'stream-error') {
+      const condition = top.condition && isStreamErrorCondition(top.condition) ? top.condition : 'remote-connection-failed';
+      this.#fx.log(
+        'warn',
+        { component: this.name, condition: top.condition },
+        `the server closed ${this.name}'s stream: ${top.condition ?? 'stream error'}${top.text ? ` (${top.text})` : ''}`,
+      );
+      this.close('server_gone', condition, top.text);
+      return;
+    }
+    const seen = this.#versions.learn(el);
+    if (seen && el.name === 'message' && seen.versions.privilege !== undefined && parseAdvertisement(el)) {
+      this.#advertisements.set(seen.domain, cloneElement(el));
+    }
+    this.#subscriptions.apply(changesFromServer(el, this.#isManaged));
+    const t0 = this.#timed ? process.hrtime.bigint() : 0n;
+    const v = decideInbound(this.#in, el);
+    if (this.#timed) this.#fx.decisionTime!(Number(process.hrtime.bigint() - t0) / 1e9);
+    this.#fx.verdict?.(v, el);
+    this.#applyInbound(v, el);
+  }
+
+  #applyInbound(v: Verdict, el: Element): void {
+    if (v.learn) {
+      const known = this.#delegations.get(v.learn.domain) ?? new Map<string, readonly string[]>();
+      for (const [ns, attrs] of v.learn.delegated) known.set(ns, attrs);
+      this.#delegations.set(v.learn.domain, known);
+    }
+    switch (v.action) {
+      case 'pass': {
+        const id = el.attrs.id as string | undefined;
+        if (el.name === 'iq' && id !== undefined && (el.attrs.type === 'result' || el.attrs.type === 'error')) this.#privileged.take(id);
+        if (v.track?.kind === 'delegated_iq' && !this.#trackDelegated(v.track)) return;
+        if (el.name === 'presence' && this.#presence.duplicate(serialize(el), this.#now())) return;
+        if (v.audit) this.#record(v, el, 'allowed');
+        this.#toComponent(el, el.name);
+        return;
+      }
+      case 'rewrite':
+        if (v.grant) this.#applyGrant(v.grant, v.wider ?? []);
+        this.#record(v, el, 'allowed');
+        this.#toComponent(this.#mode === 'report' ? el : v.stanza, el.name);
+        return;
+      case 'drop':
+      case 'reject':
+        if (this.#mode === 'report') {
+          if (v.track && !this.#trackDelegated(v.track)) return;
+          this.#record(v, el, 'would_deny');
+          this.#toComponent(el, el.name);
+          return;
+        }
+        this.#record(v, el, 'denied');
+        // Answered here: a reply the component sends for it later is no reply.
+        if (v.track) this.#delegated.markAnswered(v.track.id);
+        this.#sendReplies(v.replies);
+        return;
+    }
+  }
+
+  /** A server stanza (or privguard's rewrite of one) to the component, in the component's versions. */
+  #toComponent(el: Element, kind: string | undefined): void {
+    this.#versions.toComponent(el);
+    this.#fx.toComponent(serialize(el), kind);
+  }
+
+  #sendReplies(replies: readonly { to: 'component' | 'server'; stanza: Element }[]): void {
+    for (const r of replies) {
+      if (r.to === 'component') this.#fx.toComponent(serialize(r.stanza), undefined);
+      else this.#fx.toServer(serialize(r.stanza), undefined);
+    }
+  }
+
+  #applyGrant(grant: EffectiveGrant, wider: string[]): void {
+    this.#grants.set(grant.domain, grant);
+    if (wider.length === 0 || this.#warnedWider.has(grant.domain)) return;
+    this.#warnedWider.add(grant.domain);
+    this.#fx.log(
+      'warn',
+      { component: this.name, domain: grant.domain, wider },
+      `the policy grants ${this.name} more on ${grant.domain} than the server does (${wider.join('; ')}); the server's grant applies`,
+    );
+  }
+
+  // ── answers in someone's place ────────────────────────────────────────
+
+  /** Remember a delegated IQ going to the component; if there is no room, answer it now (and remember that). */
+  #trackDelegated(t: DelegatedIqTrack): boolean {
+    if (this.#delegated.add(t.id, t, this.#now())) return true;
+    this.#delegated.markAnswered(t.id);
+    this.#fx.toServer(serialize(wrappedError(t.request, t.inner, t.version, 'resource-constraint')), undefined);
+    return false;
+  }
+
+  /** Answer a delegated IQ in the component's place: the user gets service-unavailable (if the server is still there). */
+  #answerDelegated(t: DelegatedIqTrack, reason: EndReason | 'delegation_removed'): void {
+    const info = { action: 'delegation.forward', domain: t.domain, user: userOf(t.inner.attrs.from as string | undefined, t.domain), namespace: t.namespace };
+    this.#fx.decision(decisionEvent(this.name, this.#mode, 'reject', 'denied', reason, info.action, info, undefined, t.id));
+    if (reason !== 'server_gone') this.#fx.toServer(serialize(wrappedError(t.request, t.inner, t.version, 'service-unavailable')), undefined);
+  }
+
+  /** Answer a privileged IQ in the server's place: the component gets remote-server-timeout (if it is still there). */
+  #answerPrivileged(p: PendingPrivileged, reason: EndReason): void {
+    const text = verdictText({ reason, rule: null, subject: 'privileged iq' });
+    const id = p.request.attrs.id as string | undefined;
+    const info = { action: `iq.${String(p.request.attrs.type)}`, domain: p.domain, user: userOf(p.user, p.domain), namespace: p.namespace };
+    this.#fx.decision(decisionEvent(this.name, this.#mode, 'reject', 'denied', reason, info.action, info, undefined, id));
+    this.#fx.log('warn', { component: this.name, id, reason }, text);
+    if (reason !== 'component_gone') this.#fx.toComponent(serialize(stanzaError(p.request, 'wait', 'remote-server-timeout', text, this.name)), undefined);
+  }
+
+  #record(v: Verdict, el: Element, verdict: DecisionVerdict, subject?: string): void {
+    const a = v.audit;
+    const e = decisionEvent(this.name, this.#mode, v.action, verdict, v.reason, subject ?? a?.action ?? `stanza.${el.name}`, a, v.rule?.path, el.attrs.id as string | undefined);
+    this.#fx.decision(e);
+  }
+}
