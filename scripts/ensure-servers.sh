@@ -1,14 +1,16 @@
 #!/bin/sh
 # Makes sure the real XMPP servers the tests run are installed: Prosody 0.12
 # with prosody-modules (mod_privilege, mod_delegation) and ejabberd (23.01 in
-# Debian bookworm), and the Debian 13 root with Prosody 13, ejabberd 24.12 and
-# the real components (ensure-debian13.sh). As root it installs what is missing;
+# Debian bookworm), the Debian 13 root with Prosody 13, ejabberd 24.12 and
+# the real components (ensure-debian13.sh), and Chromium for the status page's
+# browser test (ensure-chromium.sh). As root it installs what is missing;
 # otherwise it says what to run. The tests start their own throwaway instances
 # on free loopback ports.
 set -eu
 here=$(dirname "$0")
 sh "$here/ensure-prosody.sh"
 sh "$here/ensure-debian13.sh"
+sh "$here/ensure-chromium.sh"
 command -v ejabberdctl >/dev/null 2>&1 && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "privguard: ejabberd is needed (real server for the compatibility tests)." >&2

@@ -17,13 +17,14 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { describePolicy } from './config/describe.js';
 import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
-import { CONFIG_OPTION_HELP, describeLocation, locatePolicy, type PolicyLocation } from './config/locate.js';
+import { CONFIG_OPTION_HELP, DEFAULT_POLICY_FILE, describeLocation, locatePolicy, type PolicyLocation } from './config/locate.js';
 import { healthTarget, probe } from './health.js';
 import { packageVersion } from './version.js';
 import { PolicyError, PrivguardError } from './errors.js';
 import { explainStanzas, formatExplanation } from './explain.js';
 import { importEjabberd } from './importer/ejabberd.js';
 import { importProsody } from './importer/prosody.js';
+import { runTestFiles } from './policytest/command.js';
 import { createLogger } from './observe/log.js';
 import { startSidecar, type Sidecar } from './index.js';
 
@@ -119,6 +120,15 @@ export function buildProgram(io: Io = stdio): Command {
       } catch (e) {
         process.exitCode = reportError(e, io);
       }
+    });
+
+  program
+    .command('test')
+    .description('run policy tests: each case a stanza, the server grant and the expected decision (exit 0 all pass, 1 a failure or an invalid file)')
+    .option('-c, --config <file>', `policy file (YAML); default: NAME.yaml beside NAME.tests.yaml, then $PRIVGUARD_CONFIG, then ${DEFAULT_POLICY_FILE}`)
+    .argument('<tests...>', 'tests files (YAML lists of cases)')
+    .action((files: string[], opts: { config?: string }) => {
+      process.exitCode = runTestFiles(files, opts.config, io);
     });
 
   program

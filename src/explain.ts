@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Element } from '@xmpp/xml';
-import { loadPolicyFile } from './config/load.js';
+import { loadPolicyFile, type LoadedPolicy } from './config/load.js';
 import { PrivguardError } from './errors.js';
 import { checkComponentElement } from './policy/addressing.js';
 import { compilePolicy } from './policy/compile.js';
@@ -44,6 +44,11 @@ export function readStanzas(file: string): Element[] {
   } catch (e) {
     throw new PrivguardError('PG_STREAM_ERROR', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  return parseStanzaText(text, file);
+}
+
+/** Stanzas from XML text, parsed as privguard parses a component stream; `where` names the source in errors. */
+export function parseStanzaText(text: string, where: string): Element[] {
   const out: Element[] = [];
   const parser = new StreamParser(
     { onHeader: () => {}, onStanza: (el) => void out.push(el), onEnd: () => {} },
@@ -53,24 +58,48 @@ export function readStanzas(file: string): Element[] {
   const failure = parser.write(
     `<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>${body}`,
   );
-  if (failure) throw new PrivguardError('PG_STREAM_ERROR', `${file}: ${failure.condition}: ${failure.text}`);
-  if (out.length === 0) throw new PrivguardError('PG_STREAM_ERROR', `${file}: no stanza found`);
+  if (failure) throw new PrivguardError('PG_STREAM_ERROR', `${where}: ${failure.condition}: ${failure.text}`);
+  if (out.length === 0) throw new PrivguardError('PG_STREAM_ERROR', `${where}: no stanza found`);
   return out;
 }
 
 export function explainStanzas(opts: ExplainOptions): Explanation[] {
-  const loaded = loadPolicyFile(opts.policyFile);
-  const compiled = compilePolicy(loaded);
-  const name = normaliseDomain(opts.component);
+  return explainElements({
+    policy: loadPolicyFile(opts.policyFile),
+    component: opts.component,
+    direction: opts.direction,
+    stanzas: readStanzas(opts.stanzaFile),
+    ...(opts.advertisedFile ? { advertised: readStanzas(opts.advertisedFile) } : {}),
+    ...(opts.pendingFile ? { pending: readStanzas(opts.pendingFile) } : {}),
+  });
+}
+
+/** What `explain` and `privguard test` decide on: parsed stanzas instead of files. */
+export interface ExplainInput {
+  policy: LoadedPolicy;
+  component: string;
+  direction: Direction;
+  stanzas: readonly Element[];
+  /** The server's advertisements; absent: the server grants what the policy grants. */
+  advertised?: readonly Element[];
+  /** With no advertisements: the privilege namespace version the server is assumed to speak (default 2). */
+  version?: 1 | 2;
+  /** Delegated requests privguard forwarded earlier. */
+  pending?: readonly Element[];
+}
+
+export function explainElements(input: ExplainInput): Explanation[] {
+  const compiled = compilePolicy(input.policy);
+  const name = normaliseDomain(input.component);
   const component = name === undefined ? undefined : compiled.components.get(name);
   if (!component) {
     const known = [...compiled.components.keys()].join(', ');
-    throw new PrivguardError('PG_POLICY_INVALID', `${opts.component} is not a component of ${opts.policyFile} (it has: ${known})`);
+    throw new PrivguardError('PG_POLICY_INVALID', `${input.component} is not a component of ${input.policy.file} (it has: ${known})`);
   }
   // The production path: a Link on a fake clock, told what the server advertised
-  // (or, without a file, what the policy asks for) and what is pending.
-  const advertised = opts.advertisedFile ? readStanzas(opts.advertisedFile) : assumedAdvertisements(component);
-  const pending = opts.pendingFile ? readStanzas(opts.pendingFile) : [];
+  // (or, without advertisements, what the policy asks for) and what is pending.
+  const advertised = input.advertised ?? assumedAdvertisements(component, input.version);
+  const pending = input.pending ?? [];
   const fresh = (): OfflineLink => {
     const off = offlineLink({ compiled: component, pendingTimeoutMs: compiled.pendingTimeoutMs, maxPending: compiled.maxPending });
     for (const el of advertised) off.link.fromServer(el);
@@ -78,12 +107,12 @@ export function explainStanzas(opts: ExplainOptions): Explanation[] {
     return off;
   };
   let off = fresh();
-  return readStanzas(opts.stanzaFile).map((el) => {
+  return input.stanzas.map((el) => {
     // A stanza that closed the stream is explained; the next one meets a new link, as a reconnecting component would.
     if (!off.link.open) off = fresh();
     const stanza = serialize(el);
     const before = off.verdicts.length;
-    if (opts.direction === 'to-server') off.link.fromComponent(el);
+    if (input.direction === 'to-server') off.link.fromComponent(el);
     else off.link.fromServer(el);
     const verdict = off.verdicts[before]?.verdict ?? checkComponentElement(component.name, classifyTopLevel(el), el);
     return { stanza, verdict, text: verdictText(verdict) };

@@ -90,6 +90,17 @@ function nonCanonical(what: string, raw: string | undefined): { detail: string; 
   return { detail: `${what} "${visible(raw)}" is ${visible(prepared)} to the server`, jid: r.jid };
 }
 
+/** The audit action a stanza's decision would name (roster.get, iq.set, message.outgoing), for refusals made before it. */
+function auditAction(el: Element): string {
+  const type = el.attrs.type as string | undefined;
+  if (el.name === 'iq' && (type === 'get' || type === 'set')) {
+    if (privilegeChild(el, 'privileged_iq')) return `iq.${type}`;
+    if (el.getChild('query', NS.roster)) return `roster.${type}`;
+  }
+  if (el.name === 'message' && privilegeChild(el)) return 'message.outgoing';
+  return `stanza.${el.name}`;
+}
+
 /** Refusal of a stanza naming a JID not in prepared form: jid-malformed, audited as non_canonical_jid. */
 function denyNonCanonical(ctx: OutboundContext, el: Element, subject: string, found: { detail: string; jid: Jid }, audit: AuditInfo): Verdict {
   // The audit line names the user the server would have acted for.
@@ -114,7 +125,7 @@ export function decideOutbound(ctx: OutboundContext, el: Element): Verdict {
   const type = el.attrs.type as string | undefined;
   // The server routes and authorises by the prepared JIDs: judge only those.
   const address = nonCanonical('"to"', el.attrs.to as string | undefined) ?? nonCanonical('"from"', el.attrs.from as string | undefined);
-  if (address) return denyNonCanonical(ctx, el, `<${el.name}>`, address, { action: `stanza.${el.name}` });
+  if (address) return denyNonCanonical(ctx, el, `<${el.name}>`, address, { action: auditAction(el) });
   // Messages and presences without a privilege or delegation element are nobody's business here.
   if (el.name !== 'iq' && !hasProtocolChild(el)) return pass(`<${el.name}>`);
   const replies = { pending: ctx.delegationPending, wasPending: ctx.delegationClosed };

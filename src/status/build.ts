@@ -46,8 +46,26 @@ function yesNo(b: boolean): string {
   return b ? 'yes' : 'no';
 }
 
-function privilegeRows(p: CompiledPrivileges | undefined, s: PrivilegeGrant | undefined, g: EffectiveGrant | undefined): RightRow[] {
-  const rows: RightRow[] = [];
+type WrittenPrivileges = ComponentPolicy['privileges'][string];
+
+/** The content scopes the policy sets on each right, as written (only where they narrow the defaults). */
+function scopes(w: WrittenPrivileges | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!w) return out;
+  if (w.roster_subscription.length > 0) out.set('roster', `subscriptions: ${w.roster_subscription.join(', ')}`);
+  if (!(w.message_to.length === 1 && w.message_to[0] === 'any')) out.set('message', `to: ${w.message_to.join(', ')}`);
+  for (const [ns, grant] of Object.entries(w.iq)) {
+    if (typeof grant === 'string') continue;
+    const parts: string[] = [];
+    if (!(grant.to.length === 1 && grant.to[0] === 'any')) parts.push(`to: ${grant.to.join(', ')}`);
+    if (grant.nodes) parts.push(`nodes: ${grant.nodes.join(', ')}`);
+    if (parts.length > 0) out.set(`iq ${ns}`, parts.join('; '));
+  }
+  return out;
+}
+
+function privilegeRows(p: CompiledPrivileges | undefined, s: PrivilegeGrant | undefined, g: EffectiveGrant | undefined): Omit<RightRow, 'scope'>[] {
+  const rows: Omit<RightRow, 'scope'>[] = [];
   const policyRoster = p?.roster ?? NO_RW;
   const effRoster = g?.roster ?? NO_RW;
   rows.push({
@@ -110,7 +128,7 @@ function attrsText(attrs: readonly string[]): string {
   return attrs.length === 0 ? 'delegated' : `delegated, needs ${[...attrs].sort().join(' ')}`;
 }
 
-function delegationRows(view: LinkView, domain: string): RightRow[] {
+function delegationRows(view: LinkView, domain: string): Omit<RightRow, 'scope'>[] {
   const policy = view.compiled.delegations.get(domain);
   const server = view.delegations.get(domain);
   const namespaces = [...new Set([...(policy?.keys() ?? []), ...(server?.keys() ?? [])])].sort();
@@ -146,13 +164,14 @@ export function domainStatuses(view: LinkView): DomainStatus[] {
     const p = c.privileges.get(domain);
     const scope = written.get(domain);
     const rows = p || s ? privilegeRows(p, s, g) : [];
+    const scoped = scopes(scope);
     return {
       domain,
       advertised: s !== undefined,
       users: scope ? [...scope.users] : [],
       except_users: scope ? [...scope.except_users] : [],
       versions: { server: versions(view.serverVersions(domain)), component: versions(view.componentVersions(domain)) },
-      rights: [...rows, ...delegationRows(view, domain)],
+      rights: [...rows, ...delegationRows(view, domain)].map((r) => ({ ...r, scope: scoped.get(r.name) ?? null })),
     };
   });
 }

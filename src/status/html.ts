@@ -63,6 +63,7 @@ td.mark{font-size:12px;color:var(--amber);white-space:nowrap}
 .denials tr.would_deny td.verdict{color:var(--amber)}
 td.denied{color:var(--red);font-weight:700}
 .errors{color:var(--red)}
+.scope{font-size:12px;color:var(--muted);font-weight:400}
 .empty{color:var(--muted);font-style:italic}
 `;
 
@@ -80,7 +81,7 @@ function rightsTable(c: ComponentStatus, d: DomainStatus): string {
       (r) =>
         `<tr class="${r.mark}" data-right="${h(r.name)}"><th scope="row" class="mono">${h(r.name)}</th>` +
         `<td class="server">${r.server === null ? '<span class="muted">not advertised yet</span>' : h(r.server)}</td>` +
-        `<td class="policy">${h(r.policy)}</td><td class="effective">${h(r.effective)}</td><td class="mark">${MARK_TEXT[r.mark]}</td></tr>`,
+        `<td class="policy">${h(r.policy)}${r.scope === null ? '' : `<div class="scope">${h(r.scope)}</div>`}</td><td class="effective">${h(r.effective)}</td><td class="mark">${MARK_TEXT[r.mark]}</td></tr>`,
     )
     .join('');
   return (

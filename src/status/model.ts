@@ -20,6 +20,8 @@ export const RightRowSchema = z.strictObject({
   policy: z.string(),
   /** What the component was told (and what is enforced). */
   effective: z.string(),
+  /** The policy's content scope on this right (e.g. `to: self; nodes: urn:xmpp:avatar:*`); null: none beyond the defaults. */
+  scope: z.string().nullable(),
   /**
    * narrowed: the effective right is narrower than the server's grant (the policy cut it);
    * capped: the policy asks for more than the server grants; same: nothing cut; none: granted nowhere.

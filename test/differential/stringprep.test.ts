@@ -134,7 +134,7 @@ describe.runIf(ENV_OK)('stringprep against Prosody', () => {
         }
         const accepted = compare(p, items);
         // Most assigned code points are accepted somewhere: a refusing stub would not pass.
-        expect(accepted).toBeGreaterThan(200_000);
+        expect(accepted).toBeGreaterThan(500_000);
       }, 300_000);
 
       it('generated strings: ASCII, B.1, case pairs, ligatures, fullwidth, combining marks, RTL, unassigned', () => {
@@ -160,6 +160,9 @@ describe.runIf(ENV_OK)('stringprep against Prosody', () => {
   }
 });
 
-describe.skipIf(ENV_OK)('stringprep against Prosody (skipped)', () => {
-  it.skip('needs Prosody (util/encodings.so) and lua5.4: sh scripts/ensure-prosody.sh', () => {});
+describe.skipIf(ENV_OK)('stringprep against Prosody: Prosody is missing', () => {
+  // .ci/run installs Prosody (scripts/ensure-servers.sh): there a missing module fails, it is not skipped.
+  (process.env.CI ? it : it.skip)('needs Prosody (util/encodings.so) and lua5.4: sh scripts/ensure-prosody.sh', () => {
+    throw new Error('Prosody util/encodings.so or lua5.4 missing: the differential test cannot run');
+  });
 });

@@ -21,9 +21,10 @@ components:
       example.test:
         roster: get
         message: outgoing
+        message_to: [self]
         presence: roster
         iq:
-          "http://jabber.org/protocol/pubsub": both
+          "http://jabber.org/protocol/pubsub": { type: both, to: [self], nodes: ["urn:xmpp:avatar:*"] }
           "vcard-temp": get
         users: ["*"]
         except_users: ["admin"]
@@ -78,9 +79,10 @@ describe('status data', () => {
     const gw = s.components.find((c) => c.name === 'gw.example.test')!;
     const rows = Object.fromEntries(gw.domains[0]!.rights.map((r) => [r.name, r]));
     expect(rows.roster).toMatchObject({ server: 'both', policy: 'get', effective: 'get', mark: 'narrowed' });
-    expect(rows.message).toMatchObject({ server: 'none', policy: 'outgoing', effective: 'none', mark: 'capped' });
+    expect(rows.message).toMatchObject({ server: 'none', policy: 'outgoing', effective: 'none', mark: 'capped', scope: 'to: self' });
+    expect(rows.roster!.scope).toBeNull();
     expect(rows.presence).toMatchObject({ server: 'roster', policy: 'roster', effective: 'roster', mark: 'same' });
-    expect(rows['iq http://jabber.org/protocol/pubsub']).toMatchObject({ server: 'set', policy: 'both', effective: 'set', mark: 'capped' });
+    expect(rows['iq http://jabber.org/protocol/pubsub']).toMatchObject({ server: 'set', policy: 'both', effective: 'set', mark: 'capped', scope: 'to: self; nodes: urn:xmpp:avatar:*' });
     expect(rows['iq vcard-temp']).toMatchObject({ server: 'both', policy: 'get', effective: 'get', mark: 'narrowed' });
     expect(rows['delegation urn:xmpp:mam:2']).toMatchObject({ server: 'delegated', policy: 'delegated, needs node', effective: 'delegated, needs node', mark: 'narrowed' });
     expect(gw.domains[0]).toMatchObject({ advertised: true, users: ['*'], except_users: ['admin'], versions: { server: { privilege: 2, delegation: 2 }, component: { privilege: 1, delegation: 2 } } });
@@ -156,6 +158,7 @@ describe('status HTML', () => {
     expect(html).toMatch(/<tr class="narrowed" data-right="roster">.*?<td class="server">both<\/td><td class="policy">get<\/td><td class="effective">get<\/td><td class="mark">▼/);
     expect(html).toMatch(/<tr class="capped" data-right="message">/);
     expect(html).toContain('held back now');
+    expect(html).toContain('<td class="policy">both<div class="scope">to: self; nodes: urn:xmpp:avatar:*</div></td>');
     expect(html).toContain('2 (oldest 1.5 s)');
   });
 
