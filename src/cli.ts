@@ -43,7 +43,7 @@ const stdio: Io = {
   err: (s) => process.stderr.write(`${s}\n`),
 };
 
-/** The policy file a command uses; named on stderr unless -c gave it (check and run name it themselves). */
+/** The policy file a command uses, named on stderr unless -c gave it (`run` logs it instead; `health` stays quiet). */
 function policyFile(flag: string | undefined, io: Io, announce = true): PolicyLocation {
   const where = locatePolicy(flag);
   if (announce && where.from !== '-c') io.err(`privguard: ${describeLocation(where)}`);

@@ -22,7 +22,7 @@ import { cloneElement, serialize } from '../protocol/serialize.js';
 import { stanzaError } from '../protocol/stanzas.js';
 import { checkComponentElement } from '../policy/addressing.js';
 import type { CompiledComponent } from '../policy/compile.js';
-import { effectiveDelegation } from '../policy/delegation.js';
+import { effectiveDelegation, isNestingQuery } from '../policy/delegation.js';
 import { framedInboundPasses, framedOutboundPasses } from '../policy/framed.js';
 import { effectiveGrant, type EffectiveGrant } from '../policy/grants.js';
 import { decideInbound, type InboundContext } from '../policy/inbound.js';
@@ -35,6 +35,7 @@ import { PendingTable } from './pending.js';
 import { PresenceDedup } from './presence.js';
 import { buildSnapshot, type LinkSnapshot } from './snapshot.js';
 import { LinkVersions } from './versions.js';
+import { delegationNeverActivatedText, NestingWatch } from './nesting-watch.js';
 
 export interface LinkOptions {
   /** The component's name (its JID domain). */
@@ -86,6 +87,8 @@ export class Link {
   readonly #delegated: PendingTable<DelegatedIqTrack>;
   /** What the server delegated on this link: domain → namespace → attributes (additive). */
   readonly #delegations = new Map<string, Map<string, readonly string[]>>();
+  /** Notices a server that never activates delegation (ejabberd #4336). */
+  readonly #nesting = new NestingWatch();
   /** The server's privilege advertisements as it sent them (kept as copies: report mode translates in place), per domain. */
   readonly #advertisements = new Map<string, Element>();
   readonly #versions: LinkVersions;
@@ -158,7 +161,14 @@ export class Link {
   nextDeadline(): number | undefined {
     const a = this.#privileged.nextDeadline();
     const b = this.#delegated.nextDeadline();
-    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+    const c = this.#nesting.nextDeadline();
+    const ab = a === undefined ? b : b === undefined ? a : Math.min(a, b);
+    return ab === undefined ? c : c === undefined ? ab : Math.min(ab, c);
+  }
+
+  /** True while the link waits for a server's delegation advertisement (its driver must keep a timer). */
+  get watching(): boolean {
+    return this.#nesting.nextDeadline() !== undefined;
   }
 
   /** Three views per server domain, versions, and the pending tables (status page, `privguard test`). */
@@ -179,6 +189,9 @@ export class Link {
     if (!this.#open) return;
     this.#privileged.expire(now, (p) => this.#answerPrivileged(p, 'timeout'));
     this.#delegated.expire(now, (t) => this.#answerDelegated(t, 'timeout'));
+    for (const domain of this.#nesting.due(now)) {
+      this.#fx.log('warn', { component: this.name, domain, bug: 'ejabberd#4336' }, delegationNeverActivatedText(domain));
+    }
   }
 
   // ── reload ────────────────────────────────────────────────────────────
@@ -281,6 +294,7 @@ export class Link {
 
   #applyOutbound(v: Verdict, el: Element): void {
     if (v.settle) this.#delegated.take(v.settle.id);
+    if ((v.action === 'pass' || v.action === 'rewrite') && el.name === 'iq' && el.attrs.type === 'result') this.#nesting.answered(String(el.attrs.id), this.#now());
     switch (v.action) {
       case 'pass':
         if (v.track?.kind === 'privileged_iq') {
@@ -297,7 +311,7 @@ export class Link {
         return;
       case 'reject':
       case 'drop':
-        if (this.#mode === 'report') {
+        if (this.#mode === 'report' && !(v.action === 'reject' && v.enforced)) {
           this.#record(v, el, 'would_deny');
           this.#subscriptions.apply(changesToServer(el));
           this.#fx.toServer(serialize(el), el.name);
@@ -352,6 +366,7 @@ export class Link {
       const known = this.#delegations.get(v.learn.domain) ?? new Map<string, readonly string[]>();
       for (const [ns, attrs] of v.learn.delegated) known.set(ns, attrs);
       this.#delegations.set(v.learn.domain, known);
+      this.#nesting.advertised(v.learn.domain);
     }
     switch (v.action) {
       case 'pass': {
@@ -359,6 +374,7 @@ export class Link {
         if (el.name === 'iq' && id !== undefined && (el.attrs.type === 'result' || el.attrs.type === 'error')) this.#privileged.take(id);
         if (v.track?.kind === 'delegated_iq' && !this.#trackDelegated(v.track)) return;
         if (el.name === 'presence' && this.#presence.duplicate(serialize(el), this.#now())) return;
+        if (id !== undefined && isNestingQuery(el)) this.#nesting.asked(id, String(el.attrs.from));
         if (v.audit) this.#record(v, el, 'allowed');
         this.#toComponent(el, el.name);
         return;

@@ -22,14 +22,18 @@ export function domainOf(raw: unknown): string | undefined {
 export class LinkVersions {
   readonly #server = new Map<string, Versions>();
   #speaks: { privilege: Speaks; delegation: Speaks };
+  /** The component speaks as the server on both namespaces: nothing is ever translated (the common case). */
+  #asServer: boolean;
 
   constructor(speaks: { privilege: Speaks; delegation: Speaks }) {
     this.#speaks = speaks;
+    this.#asServer = speaks.privilege === 'auto' && speaks.delegation === 'auto';
   }
 
   /** A new policy may say the component speaks otherwise. */
   setSpeaks(speaks: { privilege: Speaks; delegation: Speaks }): void {
     this.#speaks = speaks;
+    this.#asServer = speaks.privilege === 'auto' && speaks.delegation === 'auto';
   }
 
   /** Learn from a server stanza; returns the domain whose versions it showed. */
@@ -60,12 +64,14 @@ export class LinkVersions {
 
   /** A component stanza into the server's versions (in place). */
   toServer(el: Element): void {
+    if (this.#asServer) return;
     const domain = domainOf(el.attrs.to);
     if (domain !== undefined) translate(el, this.component(domain), this.server(domain));
   }
 
   /** A server stanza (or privguard's rewrite of one) into the component's versions (in place). */
   toComponent(el: Element): void {
+    if (this.#asServer) return;
     const domain = domainOf(el.attrs.from);
     if (domain !== undefined) translate(el, this.server(domain), this.component(domain));
   }

@@ -1,16 +1,18 @@
 /**
  * Decision events leave the engine here: the I/O side publishes, logging and
  * metrics subscribe (the diagnostics-channel idiom of undici). Each sidecar
- * has its own channel (a symbol), so two sidecars in one process never see
- * each other's decisions; every event is also published on the named channel
- * `privguard:decision` for outside tools, when something listens there.
+ * has its own bus, so two sidecars in one process never see each other's
+ * decisions; every event is also published on the `node:diagnostics_channel`
+ * channel `privguard:decision` for outside tools, when something listens there
+ * (publishing costs nothing otherwise).
  */
-import { channel, type Channel } from 'node:diagnostics_channel';
+import { channel } from 'node:diagnostics_channel';
 import type { DecisionEvent } from '../engine/decision.js';
 import type { AuditRecord, AuditSink } from './audit.js';
 import type { Metrics } from './metrics.js';
 
 export const DECISION_CHANNEL = 'privguard:decision';
+const named = channel(DECISION_CHANNEL);
 
 export interface DecisionBus {
   publish(event: DecisionEvent): void;
@@ -18,17 +20,18 @@ export interface DecisionBus {
 }
 
 export function createDecisionBus(): DecisionBus {
-  const own: Channel = channel(Symbol('privguard.decision'));
-  const named: Channel = channel(DECISION_CHANNEL);
+  // A plain array: this runs for every judged stanza, and the in-process subscribers are fixed.
+  let subscribers: ((event: DecisionEvent) => void)[] = [];
   return {
     publish(event) {
-      own.publish(event);
+      for (let i = 0; i < subscribers.length; i++) subscribers[i]!(event);
       if (named.hasSubscribers) named.publish(event);
     },
     subscribe(each) {
-      const listener = (message: unknown) => each(message as DecisionEvent);
-      own.subscribe(listener);
-      return () => void own.unsubscribe(listener);
+      subscribers = [...subscribers, each];
+      return () => {
+        subscribers = subscribers.filter((s) => s !== each);
+      };
     },
   };
 }
@@ -46,12 +49,10 @@ export function auditRecordOf(e: DecisionEvent): AuditRecord {
   return r;
 }
 
-/** Every decision is audited and counted in privguard_decisions_total. */
+/** Every decision is audited and counted in privguard_decisions_total (one subscriber for both). */
 export function observeDecisions(bus: DecisionBus, audit: AuditSink, metrics: Metrics): () => void {
-  const offAudit = bus.subscribe((e) => audit.write(auditRecordOf(e)));
-  const offMetrics = bus.subscribe((e) => metrics.decision(e.mode, e.action, e.verdict, e.reason));
-  return () => {
-    offAudit();
-    offMetrics();
-  };
+  return bus.subscribe((e) => {
+    metrics.decision(e.mode, e.action, e.verdict, e.reason);
+    audit.write(auditRecordOf(e));
+  });
 }

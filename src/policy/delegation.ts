@@ -9,12 +9,13 @@
  *    namespaces the policy does not delegate (decided on the policy alone,
  *    because ejabberd delegates only after a successful answer);
  *  - the component's replies: only for a pending request, with id, to, from
- *    and type as XEP-0355 §4.3 requires; anything else gets the user
+ *    and type as XEP-0355 §4.3 requires, in a shape Prosody's mod_delegation
+ *    accepts (rebuilt from the judged parts); anything else gets the user
  *    service-unavailable at once.
  * Pure: stanzas and state in, a Verdict out.
  */
 import type { Element } from '@xmpp/xml';
-import { buildDelegationAdvertisement, delegationChild, delegationKeys, forwardedIq, nestingNode, parseDelegationAdvertisement, wrappedError, type Delegated } from '../protocol/delegation.js';
+import { buildDelegationAdvertisement, buildDelegationReply, delegationChild, delegationKeys, delegationReplyShape, forwardedIq, nestingNode, parseDelegationAdvertisement, wrappedError, type Delegated } from '../protocol/delegation.js';
 import { parseJid, type Jid } from '../protocol/jid.js';
 import { DELEGATION_NS, DISCO } from '../protocol/ns.js';
 import { elementChildren } from '../protocol/privilege.js';
@@ -192,6 +193,8 @@ export interface ReplyContext {
   pending: (id: string) => DelegatedIqTrack | undefined;
   /** True for a wrapper id that was pending recently (answered or timed out). */
   wasPending: (id: string) => boolean;
+  /** The component's name: the only outer "from" the server matches a reply by. */
+  component: string;
 }
 
 function sameJid(a: Jid, b: Jid): boolean {
@@ -226,33 +229,40 @@ export function decideDelegationReply(ctx: ReplyContext, el: Element): Verdict {
     audit: { ...audit, field },
     settle,
     replies: [{ to: 'server', stanza: wrappedError(track.request, track.inner, track.version, 'service-unavailable') }],
+    // Forwarded as it is (report mode), the server would not answer the user.
+    enforced: true,
   });
   if (bareDomain(el.attrs.to as string | undefined) !== track.domain) return mismatch('reply_mismatch', 'outer to');
+  // Prosody finds the request by the outer "from" as written: only the JID it
+  // delegated to (the component's bare domain) finds it.
+  if (el.attrs.from !== ctx.component) return mismatch('reply_shape', 'outer from');
   if (el.attrs.type === 'error') return mismatch('outer_error', 'outer type');
-  const fwd = forwardedIq(el);
-  if (!fwd.ok) return mismatch('reply_mismatch', 'wrapper');
-  if (fwd.version !== track.version) return mismatch('reply_mismatch', 'namespace');
-  const inner = fwd.iq;
+  const shape = delegationReplyShape(el);
+  if (!shape.ok) return shape.field === 'wrapper' ? mismatch('reply_mismatch', 'wrapper') : mismatch('reply_shape', shape.field);
+  if (shape.version !== track.version) return mismatch('reply_mismatch', 'namespace');
+  const inner = shape.iq;
   const type = inner.attrs.type as string | undefined;
   if (type !== 'result' && type !== 'error') return mismatch('reply_mismatch', 'type');
   if (type === 'error' && !inner.getChild('error')) return mismatch('reply_mismatch', 'type');
-  if (inner.attrs.id !== track.inner.attrs.id) return mismatch('reply_mismatch', 'id');
+  const innerId = track.inner.attrs.id as string;
+  if (inner.attrs.id !== innerId) return mismatch('reply_mismatch', 'id');
   const to = parseJid((inner.attrs.to as string | undefined) ?? '');
   if (!requester.ok || !to.ok || !sameJid(to.jid, requester.jid)) return mismatch('reply_mismatch', 'to');
   const originalTo = track.inner.attrs.to as string | undefined;
   const innerFrom = inner.attrs.from as string | undefined;
-  let normalised: Element | undefined;
   if (innerFrom !== undefined) {
     const f = parseJid(innerFrom);
     const expected = parseJid(originalTo ?? requester.jid.bare);
     if (!f.ok || !expected.ok || !sameJid(f.jid, expected.jid)) return mismatch('reply_mismatch', 'from');
-  } else if (originalTo !== undefined) {
-    // ejabberd wants the exact swap: put back the "from" the component left out.
-    inner.attrs.from = originalTo;
-    normalised = el;
   }
-  if (normalised) return { action: 'rewrite', reason: 'ok', rule: null, subject, stanza: normalised, audit, settle };
-  return { ...pass(subject, audit), settle };
+  // Rebuilt from what was judged, in the form the server compares byte for
+  // byte: the inner "to" is the requester's JID as the server wrote it, the
+  // inner "from" the request's "to" (ejabberd wants the exact swap).
+  const attrs: Record<string, string> = { type, id: innerId, to: track.inner.attrs.from as string };
+  const from = originalTo ?? innerFrom;
+  if (from !== undefined) attrs.from = from;
+  const stanza = buildDelegationReply(track.request, track.version, attrs, shape.payload);
+  return { action: 'rewrite', reason: 'ok', rule: null, subject, stanza, audit, settle };
 }
 
 /** Any delegation element in a request from the component (client mode, smuggling) is refused. */

@@ -64,7 +64,10 @@ export function effectiveGrant(
   if (PRESENCE_ACCESS.indexOf(policy.presence) > PRESENCE_ACCESS.indexOf(s.presence)) {
     wider.push(`presence: policy ${policy.presence}, server ${s.presence}`);
   }
-  return { grant: { domain, version: adv.version, server: s, policy, roster, push, message, presence, iq }, wider };
+  // Neither Prosody nor ejabberd writes push, nor sends pushes: privguard repeats the server's
+  // word (an omitted push stays omitted) and writes push only where it turns it off.
+  const pushStated = s.push !== undefined || push !== roster.get;
+  return { grant: { domain, version: adv.version, server: s, policy, roster, push, pushStated, message, presence, iq }, wider };
 }
 
 /** Without an advertisement file, `explain` assumes the server grants what the policy grants. */

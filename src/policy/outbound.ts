@@ -125,10 +125,15 @@ export function decideOutbound(ctx: OutboundContext, el: Element): Verdict {
   const type = el.attrs.type as string | undefined;
   // The server routes and authorises by the prepared JIDs: judge only those.
   const address = nonCanonical('"to"', el.attrs.to as string | undefined) ?? nonCanonical('"from"', el.attrs.from as string | undefined);
-  if (address) return denyNonCanonical(ctx, el, `<${el.name}>`, address, { action: auditAction(el) });
+  if (address) {
+    const v = denyNonCanonical(ctx, el, `<${el.name}>`, address, { action: auditAction(el) });
+    // Forwarded, a "from" whose domain is not byte for byte the component's name
+    // makes the server close the upstream (invalid-from): refused in report mode too.
+    return v.action === 'reject' && nonCanonical('"from"', el.attrs.from as string | undefined) ? { ...v, enforced: true } : v;
+  }
   // Messages and presences without a privilege or delegation element are nobody's business here.
   if (el.name !== 'iq' && !hasProtocolChild(el)) return pass(`<${el.name}>`);
-  const replies = { pending: ctx.delegationPending, wasPending: ctx.delegationClosed };
+  const replies = { pending: ctx.delegationPending, wasPending: ctx.delegationClosed, component: ctx.component.name };
   if (el.name === 'iq' && (type === 'result' || type === 'error') && isDelegationReply(replies, el)) {
     return decideDelegationReply(replies, el);
   }

@@ -54,6 +54,7 @@ export const REASON_PHRASES = {
   not_bare_target: 'is addressed to a full JID, which delegation never covers',
   reply_mismatch: 'does not match the request it answers',
   outer_error: 'was an error, which the user gets as service-unavailable',
+  reply_shape: 'is in a shape the server would discard without answering the user',
   misplaced_delegation: 'carries a delegation element where none may be',
   nothing_delegated: 'delegates nothing this component may have',
   non_canonical_jid: 'names a JID that is not in the form the server prepares it to',
@@ -123,6 +124,8 @@ export type Verdict =
       streamError?: { condition: StreamErrorCondition; text: string };
       /** In report mode the stanza goes on anyway: what to track if it does. */
       track?: DelegatedIqTrack;
+      /** Applied in report mode too: going on, the stanza would leave a user without an answer. */
+      enforced?: true;
     })
   | (Base & { action: 'drop'; replies: Reply[]; track?: DelegatedIqTrack });
 

@@ -66,6 +66,79 @@ export function forwardedIq(outer: Element): ForwardedIq {
   return { ok: true, version: d.version, iq: fwd.stanza };
 }
 
+// ── the component's reply, as the server reads it ──────────────────────
+
+/** The component's reply to a delegated IQ, taken apart; `field` says what was wrong with it. */
+export type ReplyShape =
+  | { ok: true; version: DelegationVersion; iq: Element; payload: Element[] }
+  | { ok: false; field: 'wrapper' | 'text' | 'payload'; problem: string };
+
+const BLANK = /^[ \t\r\n]*$/;
+
+/** The one element among el's children, white space aside; or what else is there. */
+function soleElement(el: Element): Element | 'text' | 'none' | 'several' {
+  let only: Element | undefined;
+  for (const c of el.children) {
+    if (typeof c === 'string') {
+      if (!BLANK.test(c)) return 'text';
+    } else if (only !== undefined) {
+      return 'several';
+    } else {
+      only = c;
+    }
+  }
+  return only ?? 'none';
+}
+
+/**
+ * Takes a reply apart the way Prosody's mod_delegation (managing_ent_result)
+ * reads it: `<iq><delegation><forwarded><iq xmlns='jabber:client'>`, one node
+ * in each wrapper, at most one child in a result and two in an error. Prosody
+ * counts nodes, text included, and silently discards a reply that breaks any
+ * of this after unhooking the request: the user then never gets an answer.
+ * White space between the wrappers is accepted here because the reply is
+ * rebuilt without it (buildDelegationReply); any other text is refused.
+ */
+export function delegationReplyShape(outer: Element): ReplyShape {
+  const wrapper = (problem: string): ReplyShape => ({ ok: false, field: 'wrapper', problem });
+  const text = (where: string): ReplyShape => ({ ok: false, field: 'text', problem: `text in ${where}` });
+  const d = soleElement(outer);
+  if (d === 'text') return text('the iq');
+  if (typeof d === 'string') return wrapper('the iq must hold only <delegation/>');
+  const version = delegationVersion(d.getNS());
+  if (d.name !== 'delegation' || version === undefined) return wrapper('the iq must hold only <delegation/>');
+  const f = soleElement(d);
+  if (f === 'text') return text('<delegation/>');
+  if (typeof f === 'string' || f.name !== 'forwarded' || f.getNS() !== NS.forward) return wrapper('<delegation/> must hold only <forwarded/>');
+  const iq = soleElement(f);
+  if (iq === 'text') return text('<forwarded/>');
+  if (typeof iq === 'string' || iq.name !== 'iq' || iq.getNS() !== NS.client) return wrapper('<forwarded/> must hold only a jabber:client iq');
+  const payload: Element[] = [];
+  for (const c of iq.children) {
+    if (typeof c !== 'string') payload.push(c);
+    else if (!BLANK.test(c)) return text('the inner iq');
+  }
+  if (iq.attrs.type === 'result' && payload.length > 1) return { ok: false, field: 'payload', problem: 'a result holds at most one element' };
+  if (iq.attrs.type === 'error' && payload.length > 2) return { ok: false, field: 'payload', problem: 'an error holds at most two elements' };
+  return { ok: true, version, iq, payload };
+}
+
+/**
+ * The reply to the server's delegated `request`, rebuilt from its judged parts:
+ * outer attributes from the request (so `from` is exactly the JID the server
+ * delegated to), no text between the wrappers, the inner iq with exactly
+ * `innerAttrs` and `payload`.
+ */
+export function buildDelegationReply(request: Element, version: DelegationVersion, innerAttrs: Record<string, string>, payload: readonly Element[]): Element {
+  const outer = new Element('iq', replyAttrs(request, 'result'));
+  const iq = outer
+    .c('delegation', { xmlns: DELEGATION_NS[version] })
+    .c('forwarded', { xmlns: NS.forward })
+    .c('iq', { xmlns: NS.client, ...innerAttrs });
+  for (const p of payload) iq.cnode(p);
+  return outer;
+}
+
 /** XEP-0355 §7.2: `urn:xmpp:delegation:N::NS` (server level) and `urn:xmpp:delegation:N:bare:NS` (accounts). */
 export function nestingNode(node: string | undefined): { version: DelegationVersion; level: 'server' | 'bare'; namespace: string } | undefined {
   const m = /^urn:xmpp:delegation:([12])(::|:bare:)(.+)$/.exec(node ?? '');

@@ -16,6 +16,7 @@
  * differential test in test/property/frame.property.test.ts checks this.
  */
 import type { ParserLimits } from './parser.js';
+import { isWs } from './xml-text.js';
 import { extraUtf8 } from './utf8.js';
 
 /**
@@ -67,10 +68,6 @@ function isNameStart(c: number): boolean {
 
 function isNameChar(c: number): boolean {
   return isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
-}
-
-function isWs(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
 }
 
 /** Whether buf[start, end) names an attribute already in `marks` (a duplicate). */

@@ -31,7 +31,7 @@ import { NS, type StreamErrorCondition } from './ns.js';
 import { newStartTag, readStartTag, type StartTag } from './lexer.js';
 import { ElementTree, type StreamHeader } from './tree.js';
 import { utf8Length } from './utf8.js';
-import { decodeEntities, ILLEGAL_CHAR, isWs, MAX_ENTITY_LENGTH, WS, XmlFail as Fail } from './xml-text.js';
+import { decodeEntities, ILLEGAL_CHAR, isWs, MAX_ENTITY_LENGTH, normaliseEol, WS, XmlFail as Fail } from './xml-text.js';
 
 export type { StreamHeader } from './tree.js';
 
@@ -59,6 +59,12 @@ export interface ParserHandlers {
 export interface ParserLimits {
   maxStanzaBytes: number;
   maxDepth: number;
+  /**
+   * Reading the server's stream: tolerate a reserved namespace declared as the
+   * default one. Prosody writes a user's `<xml:x/>` that way; refusing it would
+   * let any user end the component's session. A component gets it refused.
+   */
+  serverStream?: boolean;
 }
 
 /** After this many stanzas in a row took the full path anyway, the next FRAME_SKIPS go there without a fast-path attempt. */
@@ -95,7 +101,7 @@ export class StreamParser {
   constructor(handlers: ParserHandlers, limits: ParserLimits) {
     this.#handlers = handlers;
     this.#limits = limits;
-    this.#tree = new ElementTree(limits.maxDepth);
+    this.#tree = new ElementTree(limits.maxDepth, limits.serverStream === true);
   }
 
   get failed(): ParseFailure | undefined {
@@ -156,6 +162,17 @@ export class StreamParser {
       this.#tree.clear();
       return this.#failure;
     }
+  }
+
+  /** Fail from outside (the input's bytes were not UTF-8): returns the failure once, as write() does. */
+  fail(condition: StreamErrorCondition, text: string): ParseFailure | undefined {
+    if (this.#phase === 'ended' || this.#phase === 'failed') return undefined;
+    this.#failure = { condition, text };
+    this.#phase = 'failed';
+    this.#pending = '';
+    this.#held = '';
+    this.#tree.clear();
+    return this.#failure;
   }
 
   get #inStanza(): boolean {
@@ -258,12 +275,15 @@ export class StreamParser {
         if (end - amp > MAX_ENTITY_LENGTH) throw new Fail('not-well-formed', "'&' not starting an entity reference");
         stop = amp;
       }
+      // So may CR LF: a CR at the end waits for what follows it.
+      if (stop > pos && buf.charCodeAt(stop - 1) === 0x0d) stop--;
     }
     if (stop > pos) {
       const raw = buf.slice(pos, stop);
       if (raw.indexOf(']]>') !== -1) throw new Fail('not-well-formed', "']]>' in character data");
       this.#count(buf, pos, stop);
-      this.#tree.addText(decodeEntities(raw));
+      // Line ends are normalised in the raw text; a CR from `&#13;` stays.
+      this.#tree.addText(decodeEntities(normaliseEol(raw)));
     }
     if (stop < end) {
       this.#pending = buf.slice(stop, end);
@@ -310,7 +330,7 @@ export class StreamParser {
       if (this.#inStanza) {
         const data = buf.slice(pos + 9, end);
         if (ILLEGAL_CHAR.test(data)) throw new Fail('not-well-formed', 'illegal XML character');
-        this.#tree.addText(data);
+        this.#tree.addText(normaliseEol(data));
       } else if (this.#phase === 'prolog') {
         throw new Fail('not-well-formed', 'CDATA before the stream header');
       }

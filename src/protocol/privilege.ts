@@ -156,14 +156,21 @@ export function parseAdvertisement(message: Element): Advertisement | undefined 
 export interface AdvertisedRights {
   roster: ReadWrite;
   push: boolean;
+  /**
+   * Whether `push` is written on :2. Unset: always. XEP-0356 §4.1 lets the
+   * attribute be omitted (it then defaults to true with get/both); privguard
+   * writes it only where the server wrote it or where it differs from that
+   * default, so it never claims pushes the server did not promise in words.
+   */
+  pushStated?: boolean;
   message: MessageAccess;
   presence: PresenceAccess;
   iq: ReadonlyMap<string, ReadWrite>;
 }
 
 /**
- * Writes an advertisement: every perm explicit (`none` included), `push`
- * explicit on :2, iq namespaces as siblings, and no iq perm on :1, which has none.
+ * Writes an advertisement: every perm explicit (`none` included), `push` on :2
+ * as `pushStated` says, iq namespaces as siblings, and no iq perm on :1, which has none.
  */
 export function buildAdvertisement(
   from: string,
@@ -178,7 +185,7 @@ export function buildAdvertisement(
   const message = new Element('message', attrs);
   const priv = message.c('privilege', { xmlns: ns });
   const roster: Record<string, string> = { access: 'roster', type: accessOf(rights.roster) };
-  if (version >= 2) roster.push = String(rights.push);
+  if (version >= 2 && (rights.pushStated ?? true)) roster.push = String(rights.push);
   priv.c('perm', roster);
   priv.c('perm', { access: 'message', type: rights.message });
   priv.c('perm', { access: 'presence', type: rights.presence });

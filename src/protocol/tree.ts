@@ -6,8 +6,9 @@
  * namespace changes), so that what privguard judges is what it forwards.
  */
 import { Element } from '@xmpp/xml';
+import { ParsedElement } from './element.js';
 import { NS } from './ns.js';
-import { normaliseEol, XmlFail } from './xml-text.js';
+import { XmlFail } from './xml-text.js';
 
 /** The stream's root element as the parser reports it. */
 export interface StreamHeader {
@@ -52,9 +53,11 @@ export class ElementTree {
    */
   #streamElement: Element | undefined;
   readonly #maxDepth: number;
+  readonly #serverStream: boolean;
 
-  constructor(maxDepth: number) {
+  constructor(maxDepth: number, serverStream = false) {
     this.#maxDepth = maxDepth;
+    this.#serverStream = serverStream;
   }
 
   /** Open elements, the stream root included (0 before the header, 1 between stanzas). */
@@ -121,6 +124,8 @@ export class ElementTree {
         if (name === 'xmlns') {
           declaresDefault = true;
           defaultNs = values[a]!;
+          // XML Namespaces §3: neither reserved namespace may be the default one.
+          if ((defaultNs === NS.xml || defaultNs === NS.xmlns) && !this.#serverStream) throw new XmlFail('not-well-formed', 'a reserved namespace declared as the default one');
         }
         continue;
       }
@@ -146,12 +151,15 @@ export class ElementTree {
       const prefix = qname.slice(0, colon);
       ns = this.#lookup(prefix, prefixes);
       if (ns === undefined || prefix === 'xmlns') throw new XmlFail('not-well-formed', `undeclared prefix "${prefix}"`);
+      // Well-formed, but it has no canonical form: unprefixed it would declare
+      // the xml namespace as the default one, which no parser accepts.
+      if (ns === NS.xml) throw new XmlFail('policy-violation', `<${qname}>: elements in the xml namespace are not forwarded`);
     }
     // Canonical attributes: unprefixed as they are; prefixed ones keep their
     // prefix with its declaration on this very element, so the meaning survives
     // re-serialisation wherever the element ends up. They go straight into the
     // element's own attrs object (one object less per element).
-    const el = depth === 0 ? undefined : new Element(local);
+    const el = depth === 0 ? undefined : new ParsedElement(local);
     const attrs: Record<string, string> = el ? el.attrs : {};
     let expanded: Set<string> | undefined; // only prefixed attributes need it
     for (let a = 0; a < count; a++) {
@@ -226,7 +234,8 @@ export class ElementTree {
 
 function flushText(frame: Frame): void {
   if (frame.text.length === 0 || !frame.el) return;
-  frame.el.children.push(normaliseEol(frame.text));
+  // End-of-line handling was applied to the raw text (not to references).
+  frame.el.children.push(frame.text);
   frame.text = '';
 }
 

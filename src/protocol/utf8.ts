@@ -14,3 +14,23 @@ export function utf8Length(str: string, start = 0, end = str.length): number {
   for (let i = start; i < end; i++) n += 1 + extraUtf8(str.charCodeAt(i));
   return n;
 }
+
+/**
+ * Decodes a byte stream as strict UTF-8 (RFC 3629), a character split across
+ * reads included. Invalid input (overlong forms, surrogates, bytes that start
+ * no character, a truncated sequence followed by more) is an error, never
+ * repaired to U+FFFD: the server's parser fails on it, so privguard must not
+ * forward a repaired version of what the server would refuse.
+ */
+export class StrictUtf8Decoder {
+  #decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+  /** The characters of `bytes`, or undefined when the input is not UTF-8 (the decoder is then unusable). */
+  write(bytes: Uint8Array): string | undefined {
+    try {
+      return this.#decoder.decode(bytes, { stream: true });
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -5,6 +5,7 @@
  * are thrown as XmlFail, which the parser turns into a value at its edge.
  */
 import type { StreamErrorCondition } from './ns.js';
+import { NAME_CHAR, NAME_START } from './xml-names.js';
 
 /** Internal control flow of the parser only; never escapes `StreamParser.write()`. */
 export class XmlFail extends Error {
@@ -16,10 +17,9 @@ export class XmlFail extends Error {
   }
 }
 
-const NCNAME_START = 'A-Za-z_\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD';
-const NCNAME_CHAR = `${NCNAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040`;
-// eslint-disable-next-line no-misleading-character-class -- U+200C/U+200D are NameStartChars of XML 1.0 §2.3
-const QNAME = new RegExp(`^[${NCNAME_START}][${NCNAME_CHAR}]*(?::[${NCNAME_START}][${NCNAME_CHAR}]*)?$`);
+// libexpat's name tables (generated), not XML 1.0 5th edition's: a name the
+// server's parser refuses must be refused here, before privguard forwards it.
+const QNAME = new RegExp(`^[${NAME_START}][${NAME_CHAR}]*(?::[${NAME_START}][${NAME_CHAR}]*)?$`);
 /**
  * Names seen lately, in slots by a hash of their characters: a name that
  * repeats (message, from, to, id, xmlns...) is neither cut out of the input
@@ -82,7 +82,10 @@ export function decodeEntities(raw: string): string {
   return out;
 }
 
-/** XML 1.0 §2.11 end-of-line handling. */
+/**
+ * XML 1.0 §2.11 end-of-line handling. It applies to the raw input only: a CR
+ * written as `&#13;` stays a CR, so call this before decodeEntities.
+ */
 export function normaliseEol(s: string): string {
   return s.indexOf('\r') === -1 ? s : s.replace(/\r\n?/g, '\n');
 }

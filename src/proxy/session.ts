@@ -211,7 +211,7 @@ export class Session {
     if (d !== this.#reportedDelegated) this.#metrics.pending('delegated', d - this.#reportedDelegated);
     this.#reportedPrivileged = p;
     this.#reportedDelegated = d;
-    if (this.#deadlineTimer !== undefined || p + d === 0 || !this.#link.open) return;
+    if (this.#deadlineTimer !== undefined || (p + d === 0 && !this.#link.watching) || !this.#link.open) return;
     const at = this.#link.nextDeadline();
     if (at === undefined) return;
     this.#deadlineTimer = setTimeout(this.#onDeadline, Math.max(0, Math.ceil(at - now())) + 1);

@@ -1,8 +1,8 @@
 /**
  * One XMPP stream over one TCP socket, the same hardened code for both legs
  * (component ⇄ privguard and privguard ⇄ server). It owns:
- *  - decoding: a StringDecoder, so a multi-byte character split across reads
- *    survives;
+ *  - decoding: strict UTF-8 (protocol/utf8.ts), so a multi-byte character
+ *    split across reads survives and invalid UTF-8 is `not-well-formed`;
  *  - parsing: protocol/parser.ts with the policy's limits; a parse failure ends
  *    the stream with the matching stream error, never an exception;
  *  - writing: what is written in one tick is joined and leaves in one socket
@@ -12,11 +12,11 @@
  *    destroy deadline), `destroy()` is immediate; both are idempotent.
  */
 import type { Socket } from 'node:net';
-import { StringDecoder } from 'node:string_decoder';
 import type { Element } from '@xmpp/xml';
 import type { FramedStanza } from '../protocol/frame.js';
 import { isJudgedNamespace } from '../policy/framed.js';
 import { StreamParser, type ParseFailure, type ParserLimits, type StreamHeader } from '../protocol/parser.js';
+import { StrictUtf8Decoder } from '../protocol/utf8.js';
 import { STREAM_END, streamError } from '../protocol/stanzas.js';
 import type { StreamErrorCondition } from '../protocol/ns.js';
 
@@ -41,7 +41,7 @@ const CLOSE_GRACE_MS = 2000;
 
 export class XmppStream {
   readonly socket: Socket;
-  #decoder = new StringDecoder('utf8');
+  #decoder = new StrictUtf8Decoder();
   #parser: StreamParser;
   #handlers: StreamHandlers;
   #state: StreamState = 'open';
@@ -84,7 +84,8 @@ export class XmppStream {
 
   #onData(data: Buffer): void {
     if (this.#state !== 'open') return;
-    const failure = this.#parser.write(this.#decoder.write(data));
+    const text = this.#decoder.write(data);
+    const failure = text === undefined ? this.#parser.fail('not-well-formed', 'invalid UTF-8') : this.#parser.write(text);
     if (failure) {
       this.#handlers.onFailure(failure);
       this.close(failure.condition, failure.text);

@@ -79,7 +79,7 @@ function attemptUpstream(opts: UpstreamOptions): Promise<UpstreamLink> {
     const onAbort = () => fail(new PrivguardError('PG_UPSTREAM_UNREACHABLE', 'component went away'));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-    const stream = new XmppStream(socket, opts.limits, {
+    const stream = new XmppStream(socket, { ...opts.limits, serverStream: true }, {
       onHeader(header) {
         if (header.local !== 'stream' || header.ns !== NS.streams || header.defaultNs !== NS.component) {
           fail(new PrivguardError('PG_UPSTREAM_REJECTED', 'the server did not open a jabber:component:accept stream'));

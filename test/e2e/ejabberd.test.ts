@@ -10,6 +10,7 @@ import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { startEjabberd, type EjabberdInstance } from './harness/ejabberd.js';
 import { describeEjabberd } from './harness/servers.js';
+import { waitFor } from '../support/wait.js';
 import { COMPONENT_SECRET, connectComponent, connectUser, makeComponent, serveDelegation, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 
 const PRIV2 = 'urn:xmpp:privilege:2';
@@ -83,6 +84,9 @@ describeEjabberd('a :2 component on real ejabberd', (version) => {
     const adv = await waitStanza(comp.stanzas, isAdvertisement(PRIV2), ':2 advertisement');
     const perms = adv.getChild('privilege', PRIV2)!.getChildren('perm').map((p) => `${String(p.attrs.access)}=${String(p.attrs.type)}`);
     expect(perms).toEqual(['roster=both', 'message=outgoing', 'presence=roster']);
+    // 23.01 (privilege:1) never pushes: privguard says push='false'. 24.12 writes no push, so neither does privguard.
+    const push: unknown = adv.getChild('privilege', PRIV2)!.getChildren('perm').find((p) => p.attrs.access === 'roster')!.attrs.push;
+    expect(push).toBe(version === '23.01' ? 'false' : undefined);
     expect(comp.stanzas.some(isAdvertisement(PRIV1))).toBe(false);
   });
 
@@ -149,6 +153,11 @@ describeEjabberd('a :2 component on real ejabberd', (version) => {
       );
       expect(err).toBeDefined();
       expect(comp.stanzas.some((el) => el.is('iq') && el.getChild('delegation', DELEG2) !== undefined)).toBe(false);
+      // privguard cannot repair it, but says so: one line naming the bug and the fix.
+      const line = await waitFor('the #4336 log line', () => stack.log.lines.find((l) => l.msg.includes('#4336')), 10_000);
+      expect(line.level).toBe('warn');
+      expect(line.msg).toContain('25.03');
+      expect(stack.log.lines.filter((l) => l.msg.includes('#4336'))).toHaveLength(1);
       await alice.entity.stop();
       return;
     }
@@ -164,6 +173,7 @@ describeEjabberd('a :2 component on real ejabberd', (version) => {
     expect(res.getChild('pubsub', PUBSUB)?.getChild('items')?.attrs.node).toBe('served-by-component');
     const seen = comp.stanzas.find((el) => el.is('iq') && el.getChild('delegation', DELEG2)?.getChild('forwarded', FWD)?.getChild('iq')?.attrs.id === 'ej-ps');
     expect(seen).toBeDefined();
+    expect(stack.log.lines.some((l) => l.msg.includes('#4336'))).toBe(false); // delegation works here: no false alarm
     await alice.entity.stop();
   });
 

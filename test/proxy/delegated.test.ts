@@ -68,6 +68,33 @@ describe('pending delegated IQs', () => {
   });
 });
 
+describe('input the server would refuse with a stream error (issue 11 item 3)', () => {
+  // Each closes the component's stream with privguard's own error; the delegated
+  // IQs pending on it are answered first, on the still healthy upstream.
+  it.each([
+    ['a name libexpat refuses', "<message from='a.example.org' to='example.org' \uFF49\uFF44='1'/>", 'not-well-formed'],
+    ['an element in the xml namespace', "<message from='a.example.org' to='example.org'><xml:x/></message>", 'policy-violation'],
+  ])('%s: pending IQs are answered, nothing is forwarded', async (_what, input, condition) => {
+    const { raw, conn } = await online();
+    conn.send(delegated('P1'));
+    await raw.waitFor((s) => s.attrs.id === 'P1', 'delegated iq at the component');
+    raw.write(input);
+    expect(await raw.streamError()).toBe(condition);
+    expect(await wrappedAnswer(conn, 'P1')).toBe('service-unavailable');
+    expect(conn.stanzas.filter((s) => s.name === 'message')).toEqual([]);
+  });
+
+  it('invalid UTF-8: not-well-formed, pending IQs answered', async () => {
+    const { raw, conn } = await online();
+    conn.send(delegated('P2'));
+    await raw.waitFor((s) => s.attrs.id === 'P2', 'delegated iq at the component');
+    raw.socket.write(Buffer.concat([Buffer.from("<message from='a.example.org' to='example.org'><body>"), Buffer.from([0xc0, 0xaf]), Buffer.from('</body></message>')]));
+    expect(await raw.streamError()).toBe('not-well-formed');
+    expect(await wrappedAnswer(conn, 'P2')).toBe('service-unavailable');
+    expect(conn.stanzas.filter((s) => s.name === 'message')).toEqual([]);
+  });
+});
+
 describe('forgery on the server leg', () => {
   it('never hands the component a delegated IQ from a user; the sender gets service-unavailable', async () => {
     const { raw, conn } = await online();

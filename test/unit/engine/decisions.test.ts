@@ -111,3 +111,30 @@ describe('decision events', () => {
     expect(total).toBeGreaterThanOrEqual(6);
   });
 });
+
+describe('the decision channel', () => {
+  it('publishes every event on privguard:decision for outside tools, and each sidecar bus only to its own subscribers', async () => {
+    const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+    const { DECISION_CHANNEL } = await import('../../../src/observe/events.js');
+    const outside: unknown[] = [];
+    const listener = (m: unknown) => void outside.push(m);
+    subscribe(DECISION_CHANNEL, listener);
+    try {
+      const a = createDecisionBus();
+      const b = createDecisionBus();
+      const seenA: unknown[] = [];
+      const seenB: unknown[] = [];
+      a.subscribe((e) => void seenA.push(e));
+      const off = b.subscribe((e) => void seenB.push(e));
+      const event = { component: C } as never;
+      a.publish(event);
+      off();
+      b.publish(event);
+      expect(seenA).toEqual([event]);
+      expect(seenB).toEqual([]);
+      expect(outside).toEqual([event, event]);
+    } finally {
+      unsubscribe(DECISION_CHANNEL, listener);
+    }
+  });
+});

@@ -199,14 +199,56 @@ describe('the component\'s replies (XEP-0355 §4.3)', () => {
   const innerReply = (a: { id?: string; to?: string; from?: string | null; type?: string } = {}) =>
     `<iq xmlns='jabber:client' type='${a.type ?? 'result'}' id='${a.id ?? 'mam1'}' to='${a.to ?? 'alice@example.test/rec'}'${a.from === null ? '' : ` from='${a.from ?? 'alice@example.test'}'`}><fin xmlns='${MAM}'/>${a.type === 'error' ? "<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>" : ''}</iq>`;
 
-  it('passes a matching reply and settles its entry (recordings/prosody/delegated-mam-with-node shape)', () => {
+  const rebuilt = (v: Verdict): string => {
+    expect(v.action).toBe('rewrite');
+    return v.action === 'rewrite' ? serialize(v.stanza) : '';
+  };
+
+  it('passes a matching reply, rebuilt from its judged parts, and settles its entry (recordings/prosody/delegated-mam-with-node shape)', () => {
     const { c } = pendingCtx();
-    expect(outbound(c, reply(innerReply()))).toMatchObject({ action: 'pass', settle: { id: 'W1' }, audit: { action: 'delegation.reply', namespace: MAM } });
+    const v = outbound(c, reply(innerReply()));
+    expect(v).toMatchObject({ action: 'rewrite', reason: 'ok', settle: { id: 'W1' }, audit: { action: 'delegation.reply', namespace: MAM } });
+    expect(rebuilt(v)).toBe(
+      '<iq type="result" id="W1" from="pubsub.example.test" to="example.test"><delegation xmlns="urn:xmpp:delegation:2"><forwarded xmlns="urn:xmpp:forward:0"><iq xmlns="jabber:client" type="result" id="mam1" to="alice@example.test/rec" from="alice@example.test"><fin xmlns="urn:xmpp:mam:2"/></iq></forwarded></delegation></iq>',
+    );
   });
 
   it('passes an inner error (both servers relay it)', () => {
     const { c } = pendingCtx();
-    expect(outbound(c, reply(innerReply({ type: 'error' })))).toMatchObject({ action: 'pass' });
+    expect(rebuilt(outbound(c, reply(innerReply({ type: 'error' }))))).toContain('<fin xmlns="urn:xmpp:mam:2"/><error type="cancel">');
+  });
+
+  // Issue 11 item 2: Prosody's mod_delegation counts nodes, text included, and
+  // discards a reply of any other shape without answering the user.
+  it('a pretty-printed reply is rebuilt without the white space between the wrappers', () => {
+    const { c } = pendingCtx();
+    const pretty = `<iq type='result' id='W1' from='pubsub.example.test' to='example.test'>\n  <delegation xmlns='urn:xmpp:delegation:2'>\n    <forwarded xmlns='urn:xmpp:forward:0'>\n      <iq xmlns='jabber:client' type='result' id='mam1' to='alice@example.test/rec' from='alice@example.test'>\n        <fin xmlns='${MAM}'>\n <x/> </fin>\n      </iq>\n    </forwarded>\n  </delegation>\n</iq>`;
+    expect(rebuilt(outbound(c, pretty))).toBe(
+      '<iq type="result" id="W1" from="pubsub.example.test" to="example.test"><delegation xmlns="urn:xmpp:delegation:2"><forwarded xmlns="urn:xmpp:forward:0"><iq xmlns="jabber:client" type="result" id="mam1" to="alice@example.test/rec" from="alice@example.test"><fin xmlns="urn:xmpp:mam:2">\n <x/> </fin></iq></forwarded></delegation></iq>',
+    );
+  });
+
+  it('the inner "to" and "from" are written back exactly as the server wrote the request', () => {
+    const { c } = pendingCtx();
+    const out = rebuilt(outbound(c, reply(innerReply({ to: 'Alice@Example.test/rec', from: 'ALICE@example.test' }))));
+    expect(out).toContain('to="alice@example.test/rec" from="alice@example.test"');
+  });
+
+  it.each([
+    ['payload', reply(innerReply().replace('</iq>', `<fin xmlns='${MAM}'/></iq>`))],
+    ['payload', reply(innerReply({ type: 'error' }).replace('</iq>', '<x/></iq>'))],
+    ['text', reply(innerReply()).replace('<forwarded', 'x<forwarded')],
+    ['text', reply(innerReply()).replace('</forwarded>', 'x</forwarded>')],
+    ['text', reply(innerReply().replace('</iq>', 'x</iq>'))],
+    ['outer from', reply(innerReply()).replace("from='pubsub.example.test'", "from='pubsub.example.test/r'")],
+    ['outer from', reply(innerReply()).replace("from='pubsub.example.test'", "from='bot@pubsub.example.test'")],
+  ])('a reply the server would discard (%s): the user gets service-unavailable at once, in report mode too', (field, xml) => {
+    const { c } = pendingCtx();
+    const v = outbound(c, xml);
+    expect(v).toMatchObject({ action: 'reject', reason: 'reply_shape', settle: { id: 'W1' }, audit: { field }, enforced: true });
+    const inner = answerToServer(v).getChild('delegation')!.getChild('forwarded')!.getChild('iq')!;
+    expect(inner.attrs).toMatchObject({ type: 'error', id: 'mam1', to: 'alice@example.test/rec' });
+    expect(inner.getChild('error')!.getChild('service-unavailable')).toBeDefined();
   });
 
   it('puts back the inner "from" the component left out, as ejabberd requires', () => {

@@ -23,8 +23,9 @@ describe('privilege advertisements (XEP-0356 §4.2)', () => {
     const v = decideInbound(context(POLICY).in, adv);
     expect(v.action).toBe('rewrite');
     if (v.action !== 'rewrite') return;
+    // Prosody writes no push: neither does privguard (XEP-0356 §4.1 default, see grants.test.ts).
     expect(serialize(v.stanza)).toBe(
-      '<message from="example.test" to="pubsub.example.test"><privilege xmlns="urn:xmpp:privilege:2"><perm access="roster" type="get" push="true"/><perm access="message" type="none"/><perm access="presence" type="managed_entity"/><perm access="iq"><namespace ns="jabber:iq:private" type="get"/></perm></privilege></message>',
+      '<message from="example.test" to="pubsub.example.test"><privilege xmlns="urn:xmpp:privilege:2"><perm access="roster" type="get"/><perm access="message" type="none"/><perm access="presence" type="managed_entity"/><perm access="iq"><namespace ns="jabber:iq:private" type="get"/></perm></privilege></message>',
     );
     expect(v.grant).toMatchObject({ domain: 'example.test', version: 2, presence: 'managed_entity' });
     expect(v.wider).toEqual([]);
