@@ -109,27 +109,17 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   let current: { loaded: LoadedPolicy; compiled: CompiledPolicy } = { loaded: opts.policy, compiled: compilePolicy(opts.policy) };
   const first = current.loaded.policy;
   const auditFile = first.audit.file;
-  // Relative paths are relative to the policy file, as secret files are.
   const metrics = opts.metrics ?? (first.metrics ? await createMetrics() : noMetrics());
+  // Relative paths are relative to the policy file, as secret files are.
+  const audit = opts.audit ?? createAuditSink({ file: auditFile === '-' ? '-' : resolve(dirname(current.loaded.file), auditFile) });
   metrics.watchAuditDrops(() => audit.dropped);
-  // The status page sees every decision the audit sees (the same records), and keeps the denials.
-  const recorder = new StatusRecorder();
-  recorder.policyLoaded(current.loaded.file, current.loaded.revision);
-  const sink = opts.audit ?? createAuditSink({ file: auditFile === '-' ? '-' : resolve(dirname(current.loaded.file), auditFile) });
-  const audit: AuditSink = {
-    write(record) {
-      recorder.decision(record);
-      sink.write(record);
-    },
-    get dropped() {
-      return sink.dropped;
-    },
-    reopen: () => sink.reopen(),
-    close: () => sink.close(),
-  };
   // Every decision is one event: audited and counted by its subscribers.
   const decisions = createDecisionBus();
   observeDecisions(decisions, audit, metrics);
+  // The status page is one more subscriber: counters per action, and the last denials.
+  const recorder = new StatusRecorder();
+  recorder.policyLoaded(current.loaded.file, current.loaded.revision);
+  decisions.subscribe((e) => recorder.decision({ component: e.component, action: e.subject, verdict: e.verdict, reason: e.reason, domain: e.domain, user: e.user, namespace: e.namespace, rule: e.rule }));
   const listener = new Listener({
     policy: () => current.loaded,
     compiled: () => current.compiled,

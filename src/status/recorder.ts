@@ -5,9 +5,20 @@
  * history. It is fed decision records (the audit's fields) and connection
  * events; it never sees stanzas.
  */
-import type { AuditRecord } from '../observe/audit.js';
 import type { PolicyIssue } from '../errors.js';
 import { DENIAL_RING_SIZE, type Counter, type Denial, type PolicyStatus } from './model.js';
+
+/** What the recorder reads of a decision: the audit record's fields (`action` is the event's `subject`). */
+export interface Decided {
+  component: string;
+  action: string;
+  verdict: 'allowed' | 'denied' | 'would_deny';
+  reason: string;
+  domain?: string | undefined;
+  user?: string | undefined;
+  namespace?: string | undefined;
+  rule?: string | undefined;
+}
 
 interface Presence {
   connected: boolean;
@@ -34,8 +45,8 @@ export class StatusRecorder {
     return new Date(this.#now()).toISOString();
   }
 
-  /** One decision (the fields of its audit record). */
-  decision(r: AuditRecord): void {
+  /** One decision (the fields of its audit record; the decision event carries the same). */
+  decision(r: Decided): void {
     let byAction = this.#counters.get(r.component);
     if (!byAction) this.#counters.set(r.component, (byAction = new Map<string, Counter>()));
     let c = byAction.get(r.action);

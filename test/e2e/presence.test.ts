@@ -7,9 +7,10 @@
  *  - gwp:  Prosody grants presence, the policy does not: privguard must tell
  *          subscription presence from privilege presence.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
+import { describeProsody } from './harness/servers.js';
 import { COMPONENT_SECRET, connectComponent, connectUser, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 
 const PRIV = 'urn:xmpp:privilege:2';
@@ -78,12 +79,12 @@ async function aliceOnline(stack: Stack, comp: Peer, component: string, resource
 
 const presencesOf = (comp: Peer, full: string) => comp.stanzas.filter((el) => el.is('presence') && el.attrs.from === full && el.attrs.type === undefined);
 
-describe('presence and subscriptions through privguard (real Prosody)', () => {
+describeProsody('presence and subscriptions through privguard (real Prosody)', (version) => {
   let stack: Stack;
   let gw: Peer;
   let spy: Peer;
   beforeAll(async () => {
-    stack = await startStack({ prosody: PROSODY, policy });
+    stack = await startStack({ prosody: { ...PROSODY, version }, policy });
     gw = await online(stack, 'gw.example.test');
     spy = await online(stack, 'spy.example.test');
   });
@@ -154,11 +155,11 @@ describe('presence and subscriptions through privguard (real Prosody)', () => {
   });
 });
 
-describe('where the server grants presence: subscription presence told from privilege presence (real Prosody)', () => {
+describeProsody('where the server grants presence: subscription presence told from privilege presence (real Prosody)', (version) => {
   let stack: Stack;
   let gwp: Peer;
   beforeAll(async () => {
-    stack = await startStack({ prosody: PROSODY, policy });
+    stack = await startStack({ prosody: { ...PROSODY, version }, policy });
     gwp = await online(stack, 'gwp.example.test');
   });
   afterAll(async () => {
@@ -176,6 +177,13 @@ describe('where the server grants presence: subscription presence told from priv
     const after = await aliceOnline(stack, gwp, 'gwp.example.test', 'after');
     expect(presencesOf(gwp, 'alice@example.test/after').length).toBeGreaterThanOrEqual(1);
     await after.entity.stop();
+
+    // What privguard saw outlives the component's connection, as the subscription does.
+    await gwp.entity.stop();
+    gwp = await online(stack, 'gwp.example.test');
+    const again = await aliceOnline(stack, gwp, 'gwp.example.test', 'again');
+    expect(presencesOf(gwp, 'alice@example.test/again').length).toBeGreaterThanOrEqual(1);
+    await again.entity.stop();
 
     // Removing the item ends it: her presence is privilege presence again, and dropped.
     const rm = await gwp.entity.iqCaller.request(rosterSet('gwp.example.test', 'alice@example.test', 'gwp.example.test', 'remove', 'gwp-rm'), 5000);

@@ -68,7 +68,7 @@ function fixture(now = Date.parse('2026-12-03T04:00:00Z')) {
 
 function status(): Status {
   const f = fixture();
-  f.recorder.decision({ component: 'gw.example.test', domain: 'example.test', user: 'alice', action: 'roster.set', verdict: 'denied', reason: 'policy_denied', rule: 'components.gw.example.test.privileges.example.test.roster', stanza_id: 'r1' });
+  f.recorder.decision({ component: 'gw.example.test', domain: 'example.test', user: 'alice', action: 'roster.set', verdict: 'denied', reason: 'policy_denied', rule: 'components.gw.example.test.privileges.example.test.roster' });
   f.recorder.decision({ component: 'gw.example.test', domain: 'example.test', user: 'alice', action: 'roster.get', verdict: 'allowed', reason: 'allowed' });
   return collectStatus({ recorder: f.recorder, policy: f.loaded, compiled: f.compiled, links: new Map([['gw.example.test', f.link]]), now: f.now });
 }
