@@ -12,7 +12,7 @@ import { DENIAL_RING_SIZE, type Counter, type Denial, type PolicyStatus } from '
 export interface Decided {
   component: string;
   action: string;
-  verdict: 'allowed' | 'denied' | 'would_deny';
+  verdict: 'allowed' | 'denied' | 'would_deny' | 'filtered' | 'would_filter';
   reason: string;
   domain?: string | undefined;
   user?: string | undefined;

@@ -222,8 +222,8 @@ describe('status routes on the metrics listener', () => {
 describe('status: filtered stanzas (content scopes)', () => {
   it('counts filtered and would_filter apart, never as denials', () => {
     const r = new StatusRecorder(() => 0);
-    r.decision({ component: 'gw.example.test', action: 'roster.result', verdict: 'filtered', reason: 'out_of_scope', hidden: 3 });
-    r.decision({ component: 'gw.example.test', action: 'roster.result', verdict: 'would_filter', reason: 'out_of_scope', hidden: 1 });
+    r.decision({ component: 'gw.example.test', action: 'roster.result', verdict: 'filtered', reason: 'out_of_scope' });
+    r.decision({ component: 'gw.example.test', action: 'roster.result', verdict: 'would_filter', reason: 'out_of_scope' });
     expect(r.counters('gw.example.test')).toEqual([{ action: 'roster.result', allowed: 0, denied: 0, would_deny: 0, filtered: 2 }]);
     expect(r.denials()).toEqual([]);
   });
