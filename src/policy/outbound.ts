@@ -281,8 +281,17 @@ function checkIqContent(ctx: OutboundContext, policy: CompiledPrivileges, user: 
     const nodes = checkPubsubNodes(entry.nodes, payload);
     if (!nodes.ok) return { ok: false, reason: 'out_of_scope', condition: 'forbidden', detail: nodes.detail, rule: entry.nodes.rule };
   }
-  // The roster reached through the iq right is the same roster: roster_items applies.
+  // The roster reached through the iq right is the same roster: the same
+  // checks as a direct roster set (prepared item JIDs, roster_subscription,
+  // roster_items), or the iq right would be a way around them.
   if (payload.name === 'query' && ns === NS.roster && inner.attrs.type === 'set') {
+    const bad = nonCanonicalItem(inner);
+    if (bad) return { ok: false, reason: 'non_canonical_jid', condition: 'jid-malformed', detail: bad.detail, rule: null };
+    const refused = subscriptionOutOfScope(policy.rosterSubscription, inner, { component: ctx.component.name, server: user.domain, self: user.bare });
+    if (refused !== undefined) {
+      const rule = { path: `${policy.path}.roster_subscription`, value: listValue(policy.rosterSubscription.entries) };
+      return { ok: false, reason: 'subscription_not_allowed', condition: 'forbidden', detail: refused, rule };
+    }
     return checkRosterItems(ctx, policy, user, payload) ?? { ok: true };
   }
   return { ok: true };

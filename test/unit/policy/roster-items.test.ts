@@ -56,6 +56,29 @@ describe('roster set: only items in scope, or nothing', () => {
   });
 });
 
+describe('a roster set through the iq right is judged as a direct roster set', () => {
+  const priv = (payload: string) =>
+    `<iq type='set' id='p1' from='${C}' to='alice@example.test'><privileged_iq xmlns='urn:xmpp:privilege:2'><iq xmlns='jabber:client' type='set' id='i1'><query xmlns='jabber:iq:roster'>${payload}</query></iq></privileged_iq></iq>`;
+  // roster_items [any]: only roster_subscription and JID preparation stand between the iq right and the user's presence.
+  const open = (sub: string) => context(`example.test:\n  roster: both\n  roster_subscription: ${sub}\n  iq: { "jabber:iq:roster": both }`, GRANT);
+
+  it('may not buy presence: a subscription outside roster_subscription is refused', () => {
+    const v = decideOutbound(open('[]').out, stanza(priv(item(`spy@${C}`, " subscription='both'"))));
+    expect(v).toMatchObject({ action: 'reject', reason: 'subscription_not_allowed', rule: { path: `${PATH}.roster_subscription` } });
+    expect(decideOutbound(open('[]').out, stanza(priv(item(`spy@${C}`, " ask='subscribe'"))))).toMatchObject({ action: 'reject', reason: 'subscription_not_allowed' });
+    expect(decideOutbound(open('[component]').out, stanza(priv(item(`spy@${C}`, " subscription='both'"))))).toMatchObject({ action: 'pass' });
+    expect(decideOutbound(open('[component]').out, stanza(priv(item('bob@example.test', " subscription='both'"))))).toMatchObject({ action: 'reject', reason: 'subscription_not_allowed' });
+    // Lowering stays allowed.
+    expect(decideOutbound(open('[]').out, stanza(priv(item('bob@example.test', " subscription='remove'"))))).toMatchObject({ action: 'pass' });
+  });
+
+  it('refuses an item JID not in prepared form', () => {
+    for (const raw of ['Bob@example.test', 'b\u00ADob@example.test', 'bob@EXAMPLE.test']) {
+      expect(decideOutbound(open('[any]').out, stanza(priv(item(raw)))), raw).toMatchObject({ action: 'reject', reason: 'non_canonical_jid' });
+    }
+  });
+});
+
 describe('roster result: filtered to the items in scope', () => {
   it('hides bob, keeps the puppets and the version, counts what it hid', () => {
     const el = stanza(rosterResult(item('bob@example.test', " subscription='both'"), item(`x@${C}`), item(`y@${C}`, " subscription='to'")));
