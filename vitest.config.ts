@@ -1,4 +1,5 @@
-// Three projects: `unit` and `property` need no server; `proxy` runs privguard
+// Projects: `unit` and `property` need no server; `differential` runs the
+// server's own code (Lua modules, libexpat) but starts no server; `proxy` runs privguard
 // in-process against in-process fakes (test/support); `e2e` (and fuzz) start
 // real servers and install the global setup that checks they are installed.
 import { defineConfig } from 'vitest/config';
@@ -12,6 +13,8 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'property', include: ['test/property/**/*.test.ts'] } },
       { extends: true, test: { name: 'proxy', include: ['test/proxy/**/*.test.ts', 'test/fuzz/**/*.test.ts'] } },
+      // Against the server's own code (Prosody's util.encodings, libexpat): needs lua5.4 and Prosody, no running server.
+      { extends: true, test: { name: 'differential', include: ['test/differential/**/*.test.ts'] } },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/e2e/harness/global-setup.ts'] } },
     ],
   },
