@@ -263,7 +263,19 @@ function isEntryPoint(): boolean {
   }
 }
 
+/**
+ * A reader that stops early (`privguard test … | head`) closes the pipe: that
+ * ends our output, it is not a crash. Any other write error still is one.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
+  });
+}
+
 if (isEntryPoint()) {
+  quietOnClosedPipe(process.stdout);
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
 }

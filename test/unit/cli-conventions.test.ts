@@ -4,6 +4,7 @@
  * documented exit codes (0 ok, 1 invalid policy or unhealthy, 2 usage), and
  * `privguard health`, the image's HEALTHCHECK (/healthz when metrics are on).
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,5 +117,19 @@ describe('privguard run --log-level, and privguard health', () => {
     expect(down.code).toBe(1);
     expect(down.err).toContain(`privguard health: unhealthy: 127.0.0.1:${listen}: connect ECONNREFUSED`);
     expect((await cli(['health', '-c', file, '--timeout', 'soon'])).code).toBe(2);
+  });
+});
+
+describe('a reader that closes the pipe early (privguard … | head)', () => {
+  it('ends the output quietly with the command\'s own exit code, not an EPIPE crash', async () => {
+    const file = policy(body);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'check', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...ENV } });
+    // Close our end before it writes anything: every write of the child then fails with EPIPE.
+    child.stdout.destroy();
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    expect(err).not.toMatch(/EPIPE/);
+    expect(code, err).toBe(0);
   });
 });
