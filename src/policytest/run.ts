@@ -3,9 +3,7 @@
  * (explain's offline Link: the policy compiled, the server's grant and the
  * pending requests fed in, then the stanza judged from the side that sends
  * it, translation included) and compares
- * the decision with what the case expects. allow = passed on as it is;
- * filter = passed on rewritten (e.g. an advertisement cut to the effective
- * rights); deny = refused or dropped (in report mode: would be denied).
+ * the decision with what the case expects (see expectationOf).
  */
 import type { LoadedPolicy } from '../config/load.js';
 import { PolicyError, type PolicyIssue } from '../errors.js';
@@ -29,8 +27,26 @@ export interface CaseResult {
 }
 
 export function outcomeOf(v: Verdict): Outcome {
-  const expect: Expectation = v.action === 'pass' ? 'allow' : v.action === 'rewrite' ? 'filter' : 'deny';
-  return { expect, reason: v.reason, rule: v.rule?.path ?? null };
+  return { expect: expectationOf(v), reason: v.reason, rule: v.rule?.path ?? null };
+}
+
+/**
+ * What an admin means by each word: a delegated reply rebuilt from its judged
+ * parts (reason ok) carries what the component said, so it is `allow`; an
+ * advertisement cut to the effective rights, or roster content hidden by
+ * roster_items, is `filter`.
+ */
+function expectationOf(v: Verdict): Expectation {
+  switch (v.action) {
+    case 'pass':
+      return 'allow';
+    case 'rewrite':
+      return v.reason === 'ok' ? 'allow' : 'filter';
+    case 'filter':
+      return 'filter';
+    default:
+      return 'deny';
+  }
 }
 
 /** Cases naming a component the policy does not have are errors of the file (with line:column), not failures. */

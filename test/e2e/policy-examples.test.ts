@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-function privguard(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+function privguard(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -25,6 +25,13 @@ function privguard(args: string[]): Promise<{ code: number | null; out: string; 
 const testsFiles = readdirSync('examples')
   .filter((f) => f.endsWith('.tests.yaml'))
   .map((f) => join('examples', f));
+
+/** The example policies read their secrets from the environment, as an admin's CI would provide them: a distinct value each. */
+function secretsFor(policy: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const m of readFileSync(policy, 'utf8').matchAll(/\{ *env: *([A-Z0-9_]+) *\}/g)) env[m[1]!] = `example-${m[1]!.toLowerCase()}`;
+  return env;
+}
 
 function policyOf(tests: string): string {
   const sibling = tests.replace(/\.tests\.yaml$/, '.yaml');
@@ -40,7 +47,7 @@ describe('the policy tests in examples/', () => {
   });
 
   it.each(testsFiles)('%s passes', async (tests) => {
-    const r = await privguard(['test', '-c', policyOf(tests), tests]);
+    const r = await privguard(['test', '-c', policyOf(tests), tests], secretsFor(policyOf(tests)));
     expect(r.err).toBe('');
     const cases = (readFileSync(tests, 'utf8').match(/^- name:/gm) ?? []).length;
     expect(r.out).toContain(`${cases} passed, 0 failed`);

@@ -172,3 +172,40 @@ describe('privguard test', () => {
     ).toThrow(/holds 2 stanzas/);
   });
 });
+
+describe('what allow and filter mean', () => {
+  it('roster items hidden by roster_items are filter; a rebuilt delegated reply is allow', async () => {
+    const policy = `components:
+  gw.example.org:
+    secret: component-secret
+    upstream_secret: server-secret
+    privileges:
+      example.org:
+        roster: get
+        roster_items: [component]
+    delegations:
+      example.org:
+        "urn:xmpp:mam:2": { attributes: [node] }
+`;
+    const result = `"<iq type='result' id='g1' from='alice@example.org' to='gw.example.org'><query xmlns='jabber:iq:roster'><item jid='bob@example.org'/><item jid='x@gw.example.org'/></query></iq>"`;
+    const pending = `"<iq type='set' id='d1' from='example.org' to='gw.example.org'><delegation xmlns='urn:xmpp:delegation:2'><forwarded xmlns='urn:xmpp:forward:0'><iq xmlns='jabber:client' type='set' id='q1' from='alice@example.org/phone' to='alice@example.org'><query xmlns='urn:xmpp:mam:2' node='x'/></iq></forwarded></delegation></iq>"`;
+    const reply = `"<iq type='result' id='d1' from='gw.example.org' to='example.org'><delegation xmlns='urn:xmpp:delegation:2'><forwarded xmlns='urn:xmpp:forward:0'><iq xmlns='jabber:client' type='result' id='q1' from='alice@example.org' to='alice@example.org/phone'/></forwarded></delegation></iq>"`;
+    const f = files(`- name: bob is hidden from the roster result
+  component: gw.example.org
+  from: server
+  pending: ${`"<iq type='get' id='g1' from='gw.example.org' to='alice@example.org'><query xmlns='jabber:iq:roster'/></iq>"`}
+  stanza: ${result}
+  expect: filter
+  reason: out_of_scope
+- name: the component answers the delegated query it was given
+  component: gw.example.org
+  from: component
+  pending: ${pending}
+  stanza: ${reply}
+  expect: allow
+`, policy);
+    const r = await run(['test', '-c', f.policy, f.tests]);
+    expect(r.out, r.out + r.err).toMatch(/2 passed, 0 failed/);
+    expect(r.code).toBe(EXIT.ok);
+  });
+});
