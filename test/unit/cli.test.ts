@@ -3,18 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../src/cli.js';
+import { EXIT } from '../../src/cli.js';
+import { runCli } from '../support/cli-main.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  process.exitCode = undefined;
-  const code = await main(args, { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`) });
-  process.exitCode = undefined;
-  return { code, out, err };
-}
+const run = runCli;
 
 function tempPolicy(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'pg-cli-'));
