@@ -293,7 +293,7 @@ export class Link {
   }
 
   #applyOutbound(v: Verdict, el: Element): void {
-    if (v.settle) this.#delegated.take(v.settle.id);
+    if (v.settle?.kind === 'delegated_iq') this.#delegated.take(v.settle.id);
     if ((v.action === 'pass' || v.action === 'rewrite') && el.name === 'iq' && el.attrs.type === 'result') this.#nesting.answered(String(el.attrs.id), this.#now());
     switch (v.action) {
       case 'pass':
@@ -362,6 +362,13 @@ export class Link {
   }
 
   #applyInbound(v: Verdict, el: Element): void {
+    if (v.settle?.kind === 'privileged_iq') {
+      // The server sent the component's request back instead of answering it (ejabberd #4347): answered
+      // here in every mode, as no answer will come; the copy is not a request of the server's.
+      const p = this.#privileged.take(v.settle.id);
+      if (p) this.#answerPrivileged(p, 'looped_request');
+      return;
+    }
     if (v.learn) {
       const known = this.#delegations.get(v.learn.domain) ?? new Map<string, readonly string[]>();
       for (const [ns, attrs] of v.learn.delegated) known.set(ns, attrs);
@@ -455,14 +462,18 @@ export class Link {
     if (reason !== 'server_gone') this.#fx.toServer(serialize(wrappedError(t.request, t.inner, t.version, 'service-unavailable')), undefined);
   }
 
-  /** Answer a privileged IQ in the server's place: the component gets remote-server-timeout (if it is still there). */
-  #answerPrivileged(p: PendingPrivileged, reason: EndReason): void {
+  /**
+   * Answer a privileged IQ in the server's place: the component gets remote-server-timeout (if it is still
+   * there), or service-unavailable when the server sent the request back and will never answer it.
+   */
+  #answerPrivileged(p: PendingPrivileged, reason: EndReason | 'looped_request'): void {
     const text = verdictText({ reason, rule: null, subject: 'privileged iq' });
     const id = p.request.attrs.id as string | undefined;
     const info = { action: `iq.${String(p.request.attrs.type)}`, domain: p.domain, user: userOf(p.user, p.domain), namespace: p.namespace };
     this.#fx.decision(decisionEvent(this.name, this.#mode, 'reject', 'denied', reason, info.action, info, undefined, id));
     this.#fx.log('warn', { component: this.name, id, reason }, text);
-    if (reason !== 'component_gone') this.#fx.toComponent(serialize(stanzaError(p.request, 'wait', 'remote-server-timeout', text, this.name)), undefined);
+    const error = reason === 'looped_request' ? stanzaError(p.request, 'cancel', 'service-unavailable', text, this.name) : stanzaError(p.request, 'wait', 'remote-server-timeout', text, this.name);
+    if (reason !== 'component_gone') this.#fx.toComponent(serialize(error), undefined);
   }
 
   #record(v: Verdict, el: Element, verdict: DecisionVerdict, subject?: string): void {

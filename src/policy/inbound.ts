@@ -76,6 +76,12 @@ export function decideInbound(ctx: InboundContext, el: Element): Verdict {
       if (type === 'result' && el.getChild('query', NS.roster)) return filterRosterResult(ctx, el) ?? pass('<iq>');
       return pass('<iq>');
     }
+    if ((type === 'get' || type === 'set') && id !== undefined && hasPrivilegeElement(el)) {
+      const user = ctx.pendingUser(id);
+      if (user !== undefined && isLoopedRequest(el, user)) {
+        return { ...drop('privileged iq', 'looped_request', { audit: { action: `iq.${type}` } }), settle: { kind: 'privileged_iq', id } };
+      }
+    }
     if (type === 'set' && el.getChild('query', NS.roster)) return decideRosterPush(ctx, el);
     return pass('<iq>');
   }
@@ -104,6 +110,23 @@ function decideAdvertisement(ctx: InboundContext, el: Element): Verdict {
   const { grant, wider } = effectiveGrant(domain, adv, policy);
   const rewritten = buildAdvertisement(domain, ctx.component.name, grant, adv.version, el.attrs.id as string | undefined);
   return { action: 'rewrite', reason: 'advertise', rule: null, subject, stanza: rewritten, grant, wider, audit };
+}
+
+/**
+ * ejabberd 24.10 to 25.02 (#4347, fixed in 25.03) route a privileged IQ whose
+ * target is the user's own bare JID back to the component as the request
+ * itself, wrapped like an answer (`<privilege><forwarded><iq type=get|set>`),
+ * with the request's id, from the user: no answer ever follows. It is the
+ * component's own request, not a new one: the link answers the pending request
+ * and the copy goes no further.
+ */
+function isLoopedRequest(el: Element, user: string): boolean {
+  const from = parseJid((el.attrs.from as string | undefined) ?? '');
+  if (!from.ok || from.jid.bare !== user || from.jid.resource !== '') return false;
+  const wrapper = privilegeChild(el);
+  if (!wrapper) return false;
+  const fwd = forwardedStanza(wrapper.el);
+  return fwd.ok && fwd.stanza.name === 'iq' && fwd.stanza.attrs.type === el.attrs.type;
 }
 
 /** S7 — XEP-0356 §6.3: the answer to a pending privileged IQ must come from its user. */

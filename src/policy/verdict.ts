@@ -58,6 +58,7 @@ export const REASON_PHRASES = {
   misplaced_delegation: 'carries a delegation element where none may be',
   nothing_delegated: 'delegates nothing this component may have',
   non_canonical_jid: 'names a JID that is not in the form the server prepares it to',
+  looped_request: 'came back from the server as a request instead of an answer: no answer will come (ejabberd bug #4347, fixed in 25.03)',
 } as const;
 export type Reason = keyof typeof REASON_PHRASES;
 
@@ -112,8 +113,8 @@ interface Base {
   audit?: AuditInfo;
   /** What this stanza teaches the session about the server (delegations it advertised). */
   learn?: { domain: string; delegated: Delegated };
-  /** The pending delegated IQ this stanza settles, whatever the action. */
-  settle?: { kind: 'delegated_iq'; id: string };
+  /** The pending IQ this stanza settles, whatever the action (a privileged one: the link answers it). */
+  settle?: { kind: 'delegated_iq' | 'privileged_iq'; id: string };
 }
 
 export type Verdict =

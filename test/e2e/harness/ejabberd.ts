@@ -32,6 +32,8 @@ export interface EjabberdOptions {
   passwords?: Record<string, string>;
   /** Leave mod_privilege out (to see delegation work on 24.12, where #4336 breaks it). */
   withoutPrivilege?: boolean;
+  /** 24.12's iq permission for pubsub.example.test: namespace → type (default vcard-temp get); 23.01 has none. */
+  iq?: Record<string, 'get' | 'set' | 'both'>;
 }
 
 export interface EjabberdInstance {
@@ -79,7 +81,8 @@ function config(c2sPort: number, httpPort: number, ports: Record<string, number>
         .map(([name, port]) => `  - { port: ${port}, ip: "127.0.0.1", module: ejabberd_service, hosts: { ${name}: { password: ${pw(name)} } } }`)
         .join('\n');
   // 24.12 knows the iq permission (XEP-0356 v0.4); 23.01 rejects the option.
-  const iq = opts.version === '24.12' ? `\n    iq: { "vcard-temp": { get: pubsub_access } }` : '';
+  const iqGrants = Object.entries(opts.iq ?? { 'vcard-temp': 'get' }).map(([ns, type]) => `${JSON.stringify(ns)}: { ${type}: pubsub_access }`);
+  const iq = opts.version === '24.12' ? `\n    iq: { ${iqGrants.join(', ')} }` : '';
   const privilege = opts.withoutPrivilege
     ? ''
     : `  mod_privilege:

@@ -11,6 +11,7 @@ import { loadPolicyText, type LoadedPolicy } from '../../../src/config/load.js';
 import { startSidecar, type Sidecar } from '../../../src/index.js';
 import { createMemoryAuditSink, type AuditRecord } from '../../../src/observe/audit.js';
 import { DOMAIN, startProsody, USERS, type ProsodyOptions } from './prosody.js';
+import { startEjabberd, type EjabberdInstance, type EjabberdOptions } from './ejabberd.js';
 import { freePort } from '../../support/ports.js';
 import { COMPONENT_SECRET, recordingLogger } from '../../support/component.js';
 
@@ -37,6 +38,23 @@ export interface ServerInstance {
   c2sPort: number;
   componentPort: number;
   stop(): Promise<void>;
+}
+
+/**
+ * A throwaway ejabberd as a stack's server (for startStack's `server`): the
+ * harness's components, privguard connecting to `component`'s listener.
+ * `started` receives the instance (its version, log, other ports).
+ */
+export function ejabberdServer(
+  opts: EjabberdOptions = {},
+  component = 'pubsub.example.test',
+  started?: (ej: EjabberdInstance) => void,
+): () => Promise<ServerInstance> {
+  return async () => {
+    const ej = await startEjabberd(['pubsub.example.test', 'plain.example.test'], opts);
+    started?.(ej);
+    return { c2sPort: ej.c2sPort, componentPort: ej.componentPorts[component]!, stop: () => ej.stop() };
+  };
 }
 
 export interface Stack {
