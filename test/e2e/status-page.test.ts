@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { xml } from '@xmpp/component';
 import type { Element } from '@xmpp/xml';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeProsody } from './harness/servers.js';
 import { freePort } from '../support/ports.js';
 import { COMPONENT_SECRET, connectComponent, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 
@@ -72,7 +73,7 @@ async function cells(page: Page, right: string): Promise<{ server: string; polic
   };
 }
 
-describe('status page in headless Chromium (real Prosody, a component online)', () => {
+describeProsody('status page in headless Chromium (real Prosody, a component online)', (version) => {
   let stack: Stack;
   let comp: Peer;
   let browser: Browser;
@@ -84,7 +85,7 @@ describe('status page in headless Chromium (real Prosody, a component online)', 
     if (!existsSync(CHROMIUM)) throw new Error(`the status-page test needs Chromium at ${CHROMIUM}: run "sh scripts/ensure-chromium.sh" as root (or apt-get install chromium)`);
     const metricsPort = await freePort();
     base = `http://127.0.0.1:${metricsPort}`;
-    stack = await startStack({ prosody: PROSODY, policy: policy(metricsPort) });
+    stack = await startStack({ prosody: { ...PROSODY, version }, policy: policy(metricsPort) });
     comp = await connectComponent(stack);
     await waitStanza(comp.stanzas, isAdvertisement, 'the advertisement');
     // Running as root (CI), Chromium's sandbox cannot start; the page is our own, on the loopback.

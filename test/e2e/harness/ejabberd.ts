@@ -34,6 +34,8 @@ export interface EjabberdOptions {
   withoutPrivilege?: boolean;
   /** 24.12's iq permission for pubsub.example.test: namespace → type (default vcard-temp get); 23.01 has none. */
   iq?: Record<string, 'get' | 'set' | 'both'>;
+  /** Load mod_pubsub with PEP (the users' own nodes). */
+  pep?: boolean;
 }
 
 export interface EjabberdInstance {
@@ -120,7 +122,7 @@ modules:
   mod_vcard: {}
   mod_mam: { default: always }
   mod_caps: {}
-${privilege}  mod_delegation:
+${opts.pep ? '  mod_pubsub: { plugins: [flat, pep] }\n' : ''}${privilege}  mod_delegation:
     namespaces:
       "urn:xmpp:mam:2": { filtering: ["node"], access: pubsub_access }
       "http://jabber.org/protocol/pubsub": { access: pubsub_access }
