@@ -7,7 +7,8 @@
 set -eu
 R=${PRIVGUARD_DEBIAN13_ROOT:-/var/cache/privguard/debian13}
 PKGS="prosody prosody-modules lua-event ejabberd python3-slidge libervia-pubsub postgresql"
-case ",${PRIVGUARD_SERVERS:-prosody-13}," in
+# The same list the tests read (comma-separated; blanks allowed around the names).
+case ",$(printf '%s' "${PRIVGUARD_SERVERS:-prosody-13}" | tr -d ' \t')," in
   *,prosody-13,*|*,ejabberd-24.12,*) ;;
   *) exit 0 ;;
 esac
@@ -22,22 +23,28 @@ mounted() { [ -e "$R/proc/self" ] && [ -e "$R/dev/null" ] && [ -c "$R/dev/urando
 
 if complete && mounted; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
+  if complete; then
+    echo "privguard: the Debian 13 root at $R is complete but /proc and /dev are not mounted in it (after a reboot they must be mounted again)." >&2
+    echo "privguard: as root:  sh scripts/ensure-debian13.sh   (or restrict the matrix: PRIVGUARD_SERVERS=prosody-0.12,ejabberd-23.01)" >&2
+    exit 1
+  fi
   echo "privguard: the Debian 13 servers (Prosody 13, ejabberd 24.12) and components (slidge, Libervia PubSub) run from a trixie root at $R, which is missing or incomplete." >&2
   echo "privguard: make it once as root:  sh scripts/ensure-debian13.sh   (or restrict the matrix: PRIVGUARD_SERVERS=prosody-0.12,ejabberd-23.01)" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
 if [ ! -x "$R/usr/bin/apt-get" ]; then
-  command -v debootstrap >/dev/null 2>&1 || { apt-get install -y -qq debootstrap >&2 || { apt-get update -qq >&2 && apt-get install -y -qq debootstrap >&2; }; }
+  command -v debootstrap >/dev/null 2>&1 || { apt-get install -y -qq debootstrap >&2 || { apt-get update -qq >&2 && apt-get install -y -qq debootstrap >&2; }; } ||
+    { echo "privguard: apt-get could not install debootstrap, needed to make the Debian 13 root; see above" >&2; exit 1; }
   echo "privguard: making the Debian 13 root at $R (debootstrap, about a minute)..." >&2
   mkdir -p "$R"
   debootstrap --variant=minbase trixie "$R" http://deb.debian.org/debian >&2 ||
     { echo "privguard: debootstrap of Debian 13 into $R failed (network? mirror?); see above" >&2; exit 1; }
 fi
 mounted || {
-  mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"
-  mountpoint -q "$R/dev" || mount --bind /dev "$R/dev"
-}
+  { mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"; } &&
+    { mountpoint -q "$R/dev" || mount --bind /dev "$R/dev"; }
+} || { echo "privguard: could not mount /proc and /dev in the Debian 13 root at $R (a container without mount rights?); see above" >&2; exit 1; }
 # Packages must not start their services inside the root.
 printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"
 chmod +x "$R/usr/sbin/policy-rc.d"

@@ -19,8 +19,8 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "privguard: installing prosody prosody-modules lua-event (apt-get)..." >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >&2
-apt-get install -y -qq prosody prosody-modules lua-event >&2
+{ apt-get update -qq >&2 && apt-get install -y -qq prosody prosody-modules lua-event >&2; } ||
+  { echo "privguard: apt-get could not install prosody prosody-modules lua-event (network? apt sources? another apt running?); see above" >&2; exit 1; }
 # The package may start a system-wide Prosody on the default ports; the tests
 # use their own instances on free ports, so stop it if it runs.
 if command -v service >/dev/null 2>&1; then service prosody stop >/dev/null 2>&1 || true; fi

@@ -19,7 +19,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "privguard: installing ejabberd (apt-get)..." >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -qq ejabberd >&2 || { apt-get update -qq >&2 && apt-get install -y -qq ejabberd >&2; }
+apt-get install -y -qq ejabberd >&2 || { apt-get update -qq >&2 && apt-get install -y -qq ejabberd >&2; } ||
+  { echo "privguard: apt-get could not install ejabberd (network? apt sources? another apt running?); see above" >&2; exit 1; }
 # The package may start a system-wide ejabberd; the tests use their own instances.
 if command -v service >/dev/null 2>&1; then service ejabberd stop >/dev/null 2>&1 || true; fi
 command -v ejabberdctl >/dev/null 2>&1 || { echo "privguard: ejabberd still missing after apt-get" >&2; exit 1; }

@@ -1,3 +1,11 @@
+/**
+ * `npm run demo` end to end. Not on the server matrix: the demo is defined as
+ * what a newcomer runs on this machine's own Prosody (Debian's prosody and
+ * prosody-modules, installed by its predemo script, no chroot and no root
+ * needed), and its table of outcomes is written for that server. The same
+ * decisions on the other servers are covered by the suites that run on each
+ * (privileges, delegation, presence, ejabberd).
+ */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 

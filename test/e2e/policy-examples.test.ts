@@ -3,6 +3,9 @@
  * privguard executable, `privguard test`, exit code and output. Each
  * examples/NAME.tests.yaml tests examples/NAME.yaml (or config.example.yaml
  * for config.example.tests.yaml). A failing case prints its diff and exits 1.
+ * Not on the server matrix: `privguard test` decides offline, from the policy
+ * and the stanzas in the tests file; no server is started, so there is no
+ * server version to vary.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

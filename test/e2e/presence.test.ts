@@ -12,6 +12,7 @@ import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
 import { describeProsody } from './harness/servers.js';
 import { COMPONENT_SECRET, connectComponent, connectUser, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
+import { waitFor } from '../support/wait.js';
 
 const PRIV = 'urn:xmpp:privilege:2';
 const ROSTER = 'jabber:iq:roster';
@@ -179,7 +180,11 @@ describeProsody('where the server grants presence: subscription presence told fr
     await after.entity.stop();
 
     // What privguard saw outlives the component's connection, as the subscription does.
+    // The old session must be gone before the component comes back: until privguard has torn it down
+    // (closing its upstream too), a new connection for the same name is refused with conflict. The
+    // stream's close does not wait for that, so on a busy machine the reconnect could come first.
     await gwp.entity.stop();
+    await waitFor('the old gwp session gone', () => (stack.sidecar.online().includes('gwp.example.test') ? undefined : true), 10_000);
     gwp = await online(stack, 'gwp.example.test');
     const again = await aliceOnline(stack, gwp, 'gwp.example.test', 'again');
     expect(presencesOf(gwp, 'alice@example.test/again').length).toBeGreaterThanOrEqual(1);
