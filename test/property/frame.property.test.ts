@@ -302,6 +302,8 @@ describe("the full path's raw characters of a stanza against its tree and agains
           if ([...elements(el)].some((e) => e !== el && isJudgedNamespace(e.getNS() ?? ''))) judged++;
           expect(input.includes(chars)).toBe(true);
           expect(chars).not.toMatch(/&|\r|<!|<\?|<\/?[^\s/>]*:/);
+          // No prefix but xml: (bound in every document), so no declaration outside the stanza matters.
+          for (const e of elements(el)) expect(Object.keys(e.attrs).filter((k) => k.includes(':') && !k.startsWith('xml:'))).toEqual([]);
           // The decision reads the tree and must leave it as it was: what is forwarded is what was judged.
           for (const ctx of CONTEXTS) decideOutbound({ ...ctx.out, delegationClosed: (id) => ctx.delegPending.has(id) }, el);
           expect(serialize(reparse(chars))).toBe(serialize(el));
