@@ -1,5 +1,5 @@
 /**
- * Issue 11 items 2 and 3 on real Prosody: privguard's view of what the
+ * Issue 11 items 2 and 3 on real servers: privguard's view of what the
  * component sends must be the server's.
  *  - Delegation replies in shapes Prosody's mod_delegation discards without
  *    answering (white space between the wrappers, two payloads in a result,
@@ -13,37 +13,45 @@
  *    answered jid-malformed and never forwarded; the upstream stays up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeProsody } from './harness/servers.js';
+import { describeEjabberd, describeProsody, type ServerName } from './harness/servers.js';
 import type { Element } from '@xmpp/xml';
 import { xml } from '@xmpp/component';
-import { COMPONENT_SECRET, connectUser, RawComponent, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
+import { COMPONENT_SECRET, connectUser, ejabberdServer, RawComponent, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 import { waitFor } from '../support/wait.js';
 
 const DELEG = 'urn:xmpp:delegation:2';
 const MAM = 'urn:xmpp:mam:2';
-const PENDING_TIMEOUT_MS = 4000;
 const COMPONENT = 'pubsub.example.test';
+const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 
-const policy = (listen: number, upstream: number) => `listen: { host: 127.0.0.1, port: ${listen} }
+const policy = (pendingMs: number) => (listen: number, upstream: number) => `listen: { host: 127.0.0.1, port: ${listen} }
 upstream: { host: 127.0.0.1, port: ${upstream} }
-limits: { pending_timeout_ms: ${PENDING_TIMEOUT_MS} }
+limits: { pending_timeout_ms: ${pendingMs} }
 components:
   ${COMPONENT}:
     secret: ${COMPONENT_SECRET}
     upstream_secret: s3cr3t
+    speaks: { privilege: 2, delegation: 2 }
     delegations:
       example.test:
         "${MAM}": { attributes: [node] }
 `;
 
-describeProsody('privguard\'s view is the server\'s', (version) => {
+/**
+ * On every server that delegates: Prosody, and ejabberd 23.01 and 24.12 — 24.12 without mod_privilege,
+ * since with it loaded it never activates delegation (#4336; ejabberd.test.ts shows that). ejabberd
+ * delegates only after the component answered its disco nesting queries; on a busy machine it answers
+ * in seconds, so its runs get a longer deadline.
+ */
+function suite(server: ServerName, PENDING_TIMEOUT_MS: number, start: (policy: (listen: number, upstream: number) => string) => Promise<Stack>): void {
+  const ejabberd = server.startsWith('ejabberd-');
   let stack: Stack;
   let alice: Peer;
 
   beforeAll(async () => {
-    stack = await startStack({ prosody: { version, delegations: { [MAM]: { jid: COMPONENT, filtering: ['node'] } } }, policy });
+    stack = await start(policy(PENDING_TIMEOUT_MS));
     alice = await connectUser(stack, 'alice', 'sv');
-  });
+  }, 60_000);
   afterAll(async () => {
     await stack?.stop();
   });
@@ -53,7 +61,14 @@ describeProsody('privguard\'s view is the server\'s', (version) => {
     await waitFor('no session left', () => (stack.sidecar.online().includes(COMPONENT) ? undefined : true), 10_000);
     const raw = await RawComponent.open(stack.port, COMPONENT);
     stack.sockets.push(raw.socket);
-    await raw.waitFor((el) => el.name === 'message' && el.getChild('delegation', DELEG) !== undefined, 'delegation advertisement');
+    if (ejabberd) {
+      // ejabberd asks the component about each delegated namespace (XEP-0355 §4.2, nodes :: and :bare:).
+      for (const prefix of [`${DELEG}::`, `${DELEG}:bare:`]) {
+        const q = await raw.waitFor((el) => el.name === 'iq' && el.getChild('query', DISCO_INFO)?.attrs.node === `${prefix}${MAM}`, `nesting query ${prefix}`, 15_000);
+        raw.write(`<iq type='result' id='${String(q.attrs.id)}' from='${COMPONENT}' to='example.test'><query xmlns='${DISCO_INFO}' node='${prefix}${MAM}'><feature var='${MAM}'/></query></iq>`);
+      }
+    }
+    await raw.waitFor((el) => el.name === 'message' && el.getChild('delegation', DELEG) !== undefined, 'delegation advertisement', ejabberd ? 15_000 : 5000);
     return raw;
   }
 
@@ -77,7 +92,7 @@ describeProsody('privguard\'s view is the server\'s', (version) => {
 
   const errorCondition = (el: Element) => el.getChild('error')?.getChildElements()[0]?.name;
 
-  describe('delegation replies in every shape: alice gets exactly one answer (real Prosody)', () => {
+  describe('delegation replies in every shape: alice gets exactly one answer', () => {
     let raw: RawComponent;
     beforeAll(async () => {
       raw = await component();
@@ -134,7 +149,7 @@ describeProsody('privguard\'s view is the server\'s', (version) => {
     });
   });
 
-  describe('input the server would answer with a stream error: refused by privguard, the pending IQ answered (real Prosody)', () => {
+  describe('input the server would answer with a stream error: refused by privguard, the pending IQ answered', () => {
     it.each([
       ['a fullwidth attribute name (XML 1.0 5th edition, not libexpat)', `<message from='${COMPONENT}' to='alice@example.test' \uFF49\uFF44='1'/>`, 'not-well-formed'],
       ['an element in the xml namespace', `<message from='${COMPONENT}' to='alice@example.test'><xml:x/></message>`, 'policy-violation'],
@@ -183,4 +198,12 @@ describeProsody('privguard\'s view is the server\'s', (version) => {
       expect((await answer('after')).attrs.type).toBe('result');
     });
   });
-});
+}
+
+describeProsody("privguard's view is the server's (real Prosody)", (version) =>
+  suite(`prosody-${version}`, 4000, (policy) => startStack({ prosody: { version, delegations: { [MAM]: { jid: COMPONENT, filtering: ['node'] } } }, policy })),
+);
+
+describeEjabberd("privguard's view is the server's (real ejabberd)", (version) =>
+  suite(`ejabberd-${version}`, 10_000, (policy) => startStack({ server: ejabberdServer({ version, withoutPrivilege: version === '24.12' }), policy })),
+);
