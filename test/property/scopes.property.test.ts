@@ -178,6 +178,29 @@ describe('content scopes: properties', () => {
     );
   }, 120_000);
 
+  it('a pubsub payload of several children passes only with every node it names in scope', () => {
+    const OPS = ['publish', 'retract', 'items', 'subscribe', 'unsubscribe', 'options', 'publish-options', 'configure', 'create', 'delete', 'purge', 'subscriptions', 'affiliations', 'default'] as const;
+    const COMPANION = new Set(['publish-options', 'configure', 'options']);
+    const childArb = fc.tuple(fc.constantFrom(...OPS), fc.option(fc.constantFrom(...NODES), { nil: undefined }), fc.boolean());
+    fc.assert(
+      fc.property(policyArb, fc.array(childArb, { minLength: 1, maxLength: 3 }), fc.constantFrom(PUBSUB, `${PUBSUB}#owner`), (p, children, ns) => {
+        const text = policyYaml(p).replace(`"jabber:iq:roster": both`, `"jabber:iq:roster": both
+    "${PUBSUB}#owner": { type: both, nodes: ${list(p.nodes)} }`);
+        const grant = GRANT.replace(`<namespace ns='${PUBSUB}' type='both'/>`, `<namespace ns='${PUBSUB}' type='both'/><namespace ns='${PUBSUB}#owner' type='both'/>`);
+        const ctx = context(text, grant);
+        const payload = children.map(([op, node, foreign]) => `<${op}${foreign ? " xmlns='urn:example:other'" : ''}${node === undefined ? '' : ` node='${node}'`}/>`).join('');
+        const v = decideOutbound(ctx.out, stanza(privIq('alice', 'set', `<pubsub xmlns='${ns}'>${payload}</pubsub>`, undefined)));
+        const self = `alice@${D}`;
+        const toOk = oracle(p.to, 'alice', D, self);
+        const noded = children.some(([, node]) => node !== undefined);
+        const nodesOk = (p.nodes as readonly string[]).includes('*') || children.every(([op, node]) => (node === undefined ? COMPANION.has(op) && noded : nodeOracle(p.nodes, node)));
+        // The owner namespace's entry has no to scope (any); the plain one has p.to.
+        expect(v.action === 'pass').toBe(nodesOk && (ns === PUBSUB ? toOk : true));
+      }),
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 1500) },
+    );
+  }, 120_000);
+
   it('presence roster: a contact\'s presence reaches the component only when the contact is in roster_items', () => {
     fc.assert(
       fc.property(policyArb, jidArb, fc.constantFrom('', " type='unavailable'"), (p, contact, type) => {
