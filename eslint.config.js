@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'test/fixtures/recordings/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.history/', 'test/fixtures/recordings/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
