@@ -20,7 +20,8 @@ import { createMemoryAuditSink, type AuditRecord } from '../../src/observe/audit
 import { COMPONENT_SECRET, recordingLogger, waitStanza, type Peer } from './harness/stack.js';
 import { DOMAIN, startProsody, USERS, type ProsodyInstance, type ProsodyOptions } from './harness/prosody.js';
 import { liberviaMissing, startLibervia, startPostgres, type Libervia, type Postgres } from './harness/libervia.js';
-import { startRelay, type Relay } from './harness/relay.js';
+import { startTap, type Tap } from './harness/tap.js';
+import { compareTranscripts, formatDifferences, unexpectedDifferences, type ExpectedDifference, type Transcript } from './harness/compare.js';
 import { prosodyVersions } from './harness/servers.js';
 import { freePort } from '../support/ports.js';
 
@@ -78,6 +79,51 @@ const examplePolicy = (listen: number, upstream: number) =>
 
 type RunName = 'direct' | 'same' | 'narrow';
 
+/** What the policy changes between run (a) and run (b), stanza by stanza (see the comparison test). */
+const SAME_RUN_DIFFERENCES: ExpectedDifference[] = [];
+
+/** What the example policy changes between run (a) and run (c): it does not delegate pubsub#owner. */
+const OWNER_RE = OWNER.replaceAll('.', '\\.');
+const NARROW_RUN_DIFFERENCES: ExpectedDifference[] = [
+  {
+    party: 'component',
+    only: 'a',
+    match: new RegExp(`^<message from="example\\.test" to="${C.replaceAll('.', '\\.')}"><delegation xmlns="urn:xmpp:delegation:2">.*<delegated namespace="${OWNER_RE}"/>`),
+    why: 'the server\'s delegation advertisement lists pubsub#owner',
+  },
+  {
+    party: 'component',
+    only: 'b',
+    match: /^<message from="example\.test" to="pubsub\.example\.test"><delegation xmlns="urn:xmpp:delegation:2"><delegated namespace="http:\/\/jabber\.org\/protocol\/pubsub"\/><delegated namespace="urn:xmpp:mam:2"><attribute name="node"\/><\/delegated><\/delegation><\/message>$/,
+    why: 'privguard\'s lists pubsub and MAM on node only',
+  },
+  {
+    party: 'component',
+    only: 'a',
+    match: new RegExp(`disco#info" node="urn:xmpp:delegation:2:(:|bare:)${OWNER_RE}"/>`),
+    why: 'the server\'s disco nesting queries for pubsub#owner: privguard answers them itself',
+  },
+  {
+    party: 'component',
+    only: 'a',
+    match: new RegExp(`<delegation xmlns="urn:xmpp:delegation:2"><forwarded xmlns="urn:xmpp:forward:0"><iq .*<pubsub xmlns="${OWNER_RE}"><configure `),
+    why: 'alice\'s delegated pubsub#owner request never reaches the component',
+  },
+  {
+    party: 'alice',
+    only: 'a',
+    match: `<pubsub xmlns="${OWNER}"><configure node="${TUNE}"><x xmlns="jabber:x:data" type="form">`,
+    why: 'directly, alice gets her node configuration',
+  },
+  {
+    party: 'alice',
+    only: 'b',
+    // privguard's refusal echoes the request's (absent) to as from, as the component's answer would; Prosody relays it.
+    match: '<iq id="*" to="alice@example.test/phone" type="error"><error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>',
+    why: 'through the example policy, service-unavailable',
+  },
+];
+
 /** The outcome of one IQ a user sent: the result, or the error condition. */
 interface IqOutcome {
   result?: Element;
@@ -88,8 +134,10 @@ interface IqOutcome {
 interface RunRecord {
   name: RunName;
   ms: { total: number; prosody: number; postgres: number; libervia: number; script: number };
+  /** What each user received until the script's last answer (teardown's unavailable presences are left out). */
   users: Record<'alice' | 'bob' | 'carol', Element[]>;
-  component: Relay;
+  /** What the component received and sent, likewise. */
+  component: Pick<Tap, 'received' | 'sent'>;
   audit: AuditRecord[];
   outcomes: Record<string, IqOutcome>;
   liberviaLog: string;
@@ -159,10 +207,10 @@ async function run(name: RunName): Promise<RunRecord> {
       upstream = listen;
       secret = COMPONENT_SECRET;
     }
-    const relay = await startRelay(upstream);
-    cleanups.push(() => relay.close());
+    const tap = await startTap(upstream);
+    cleanups.push(() => tap.close());
     const tl = Date.now();
-    const libervia: Libervia = startLibervia({ jid: C, secret, port: relay.port, db: pg });
+    const libervia: Libervia = startLibervia({ jid: C, secret, port: tap.port, db: pg });
     cleanups.push(() => libervia.stop());
     await libervia.advertised();
     ms.libervia = Date.now() - tl;
@@ -187,7 +235,7 @@ async function run(name: RunName): Promise<RunRecord> {
     const carol = await connect(prosody, 'carol', 'desk', users);
     answerDisco(carol, [DISCO_INFO, TUNE, `${TUNE}+notify`]);
     await carol.entity.send(xml('presence', {}, xml('c', { xmlns: CAPS, ...BOB_CAPS })));
-    await waitStanza(relay.toComponent, (s) => s.is('iq') && s.attrs.from === `carol@${DOMAIN}` && s.getChild('query', 'jabber:iq:roster') !== undefined, "carol's roster, read by Libervia", 15_000);
+    await waitStanza(tap.received, (s) => s.is('iq') && s.attrs.from === `carol@${DOMAIN}` && s.getChild('query', 'jabber:iq:roster') !== undefined, "carol's roster, read by Libervia", 15_000);
     // 4. alice publishes a new tune: bob is notified (contact with +notify); carol is not.
     outcomes.publishTune2 = await ask(alice, publishIq(TUNE, 't2', tune('second')));
     await waitStanza(bob.stanzas, isTune('t2'), "the notification of alice's new tune to bob", 15_000);
@@ -205,19 +253,19 @@ async function run(name: RunName): Promise<RunRecord> {
     outcomes.ownerConfigure = await ask(alice, xml('iq', { type: 'get', to: `alice@${DOMAIN}` }, xml('pubsub', { xmlns: OWNER }, xml('configure', { node: TUNE }))));
     ms.script = Date.now() - ts;
 
-    const byName = (n: User['name']) => users.find((u) => u.name === n)!.stanzas;
+    const byName = (n: User['name']) => [...users.find((u) => u.name === n)!.stanzas];
     // PRIVGUARD_LIBERVIA_DUMP=1: every outcome and recorded stanza, and Libervia's log, in a file per run.
     if (process.env.PRIVGUARD_LIBERVIA_DUMP) {
       writeFileSync(join(tmpdir(), `privguard-libervia-${name}.txt`), [
         ...Object.entries(outcomes).map(([k, o]) => `${k}: ${o.error ?? o.result?.toString()}`),
         ...users.flatMap((u) => u.stanzas.map((s) => `${u.name} <= ${s.toString()}`)),
-        ...relay.toComponent.map((s) => `C <= ${s.toString()}`),
-        ...relay.fromComponent.map((s) => `C => ${s.toString()}`),
+        ...tap.received.map((s) => `C <= ${s.toString()}`),
+        ...tap.sent.map((s) => `C => ${s.toString()}`),
         libervia.log(),
       ].join('\n'));
     }
     ms.total = Date.now() - t0;
-    return { name, ms, users: { alice: byName('alice'), bob: byName('bob'), carol: byName('carol') }, component: relay, audit: audit.records, outcomes, liberviaLog: libervia.log() };
+    return { name, ms, users: { alice: byName('alice'), bob: byName('bob'), carol: byName('carol') }, component: { received: [...tap.received], sent: [...tap.sent] }, audit: audit.records, outcomes, liberviaLog: libervia.log() };
   } finally {
     await Promise.allSettled(
       users.map(async (u) => {
@@ -288,6 +336,36 @@ const why = liberviaMissing();
     it(name === 'narrow' ? 'pubsub#owner is not delegated by the example policy: refused' : 'pubsub#owner: alice reads her node configuration', () => {
       if (name === 'narrow') expect(r.outcomes.ownerConfigure?.error).toBe('service-unavailable');
       else expect(r.outcomes.ownerConfigure?.result?.getChild('pubsub', OWNER)?.getChild('configure')?.getChild('x', FORM)).toBeDefined();
+    });
+  });
+
+  describe('stanza by stanza: what the component and the users received, direct vs through privguard', () => {
+    const transcript = (r: RunRecord): Transcript => ({ component: r.component.received, ...r.users });
+    /** Ids are chosen afresh in every run, by the clients, the server and Libervia. */
+    // Lists without an order, written in a Lua table's order by Prosody (it varies from run to run):
+    // the advertisements, and the RSM set of a MAM answer.
+    const opts = {
+      replace: [[/ id="[^"]*"/g, ' id="*"']] as const,
+      unorderedChildren: [['urn:xmpp:delegation:2', 'delegation'], ['urn:xmpp:privilege:2', 'privilege'], [RSM, 'set']] as const,
+    };
+    it('the component and each user received the same stanzas, except what the policy changes', () => {
+      const a = runs.get('direct');
+      const b = runs.get('same');
+      if (!a || !b) throw new Error('the direct and same runs did not complete');
+      const diffs = compareTranscripts(transcript(a), transcript(b), opts);
+      const { unexpected, unused } = unexpectedDifferences(diffs, SAME_RUN_DIFFERENCES);
+      expect(formatDifferences(unexpected)).toBe('(no differences)');
+      expect(unused).toEqual([]);
+    });
+
+    it('direct vs the example policy: the differences are exactly the ones it makes (pubsub#owner)', () => {
+      const a = runs.get('direct');
+      const c = runs.get('narrow');
+      if (!a || !c) throw new Error('the direct and narrow runs did not complete');
+      const diffs = compareTranscripts(transcript(a), transcript(c), opts);
+      const { unexpected, unused } = unexpectedDifferences(diffs, NARROW_RUN_DIFFERENCES);
+      expect(formatDifferences(unexpected)).toBe('(no differences)');
+      expect(unused).toEqual([]);
     });
   });
 });

@@ -34,6 +34,15 @@ describe('normalise', () => {
     expect(normalise(c, { mask: ['Ab12'] })).toBe(normalise(u, { mask: ['Cd34'] }));
     expect(normalise(c, { replace: [[/\/Ab12/g, '/R']] })).toBe('<presence from="alice@example.test/R" to="gw.example.test"/>');
   });
+
+  it('unorderedChildren: the listed elements\' children compare in any order, others still in order', () => {
+    const adv = (nss: string[]) =>
+      xml('message', { xmlns: 'jabber:component:accept', from: 'example.test' }, xml('delegation', { xmlns: 'urn:xmpp:delegation:2' }, ...nss.map((n) => xml('delegated', { namespace: n }))));
+    const unordered = { unorderedChildren: [['urn:xmpp:delegation:2', 'delegation']] as const };
+    expect(normalise(adv(['a', 'b']), unordered)).toBe(normalise(adv(['b', 'a']), unordered));
+    expect(normalise(adv(['a', 'b']))).not.toBe(normalise(adv(['b', 'a'])));
+    expect(normalise(adv(['a', 'b']), unordered)).not.toBe(normalise(adv(['a', 'c']), unordered));
+  });
 });
 
 describe('compareTranscripts', () => {

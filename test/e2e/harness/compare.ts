@@ -9,7 +9,8 @@
  *    A @xmpp peer's `stanzas` array can be used as is; for a component that
  *    runs in another process, record it with `startTap` (tap.ts).
  *  - `normalise(el, opts?)`: one stanza → a canonical one-line string:
- *    resolved namespaces, sorted attributes, no whitespace-only text; volatile
+ *    resolved namespaces, sorted attributes, no whitespace-only text, the
+ *    children of `opts.unorderedChildren` elements sorted; volatile
  *    parts masked as `*`: the stanza's own `id`, ids of MAM results/queries,
  *    XEP-0359 stanza-id/origin-id ids, XEP-0203 delay stamps, RSM first/last,
  *    anything that looks like a timestamp, and the values in `opts.mask`.
@@ -37,6 +38,12 @@ export interface NormaliseOptions {
   replace?: ReadonlyArray<readonly [RegExp, string]>;
   /** Keep the stanza's own `id` (default: masked). */
   keepStanzaId?: boolean;
+  /**
+   * Elements ([namespace, name]) whose children compare in any order, e.g. the
+   * `<delegated/>` list of a delegation advertisement, which Prosody writes in
+   * its hash table's order (default: none; order counts).
+   */
+  unorderedChildren?: ReadonlyArray<readonly [string, string]>;
 }
 
 export interface CompareOptions extends NormaliseOptions {
@@ -114,15 +121,15 @@ function canon(el: Element, parentNs: string, top: boolean, opts: NormaliseOptio
     })
     .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
   const textVolatile = hasVolatileText(ns, el.name);
-  const children = el.children
-    .map((c) => {
-      if (typeof c === 'string') {
-        if (c.trim() === '') return '';
-        return textVolatile ? '*' : escape(maskValue(c, opts));
-      }
-      return canon(c, ns, false, opts);
-    })
-    .join('');
+  const parts = el.children.map((c) => {
+    if (typeof c === 'string') {
+      if (c.trim() === '') return '';
+      return textVolatile ? '*' : escape(maskValue(c, opts));
+    }
+    return canon(c, ns, false, opts);
+  });
+  if (opts.unorderedChildren?.some(([n, e]) => n === ns && e === el.name)) parts.sort();
+  const children = parts.join('');
   const nsPart = ns !== parentNs ? ` xmlns="${escape(ns)}"` : '';
   const attrPart = attrs.map(([k, v]) => ` ${k}="${escape(v)}"`).join('');
   return `<${el.name}${nsPart}${attrPart}${children === '' ? '/>' : `>${children}</${el.name}>`}`;
