@@ -1,7 +1,9 @@
-// Projects: `unit` and `property` need no server; `differential` runs the
-// server's own code (Lua modules, libexpat) but starts no server; `proxy` runs privguard
-// in-process against in-process fakes (test/support); `e2e` (and fuzz) start
-// real servers and install the global setup that checks they are installed.
+// Projects: `unit` and `property` need no server and start no process;
+// `cli` runs the real executable as a child process (no XMPP server);
+// `differential` runs the server's own code (Lua modules, libexpat) but starts
+// no server; `proxy` runs privguard in-process against in-process fakes
+// (test/support); `e2e` (and fuzz) start real servers and install the global
+// setup that checks they are installed.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -12,6 +14,7 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'property', include: ['test/property/**/*.test.ts'] } },
+      { extends: true, test: { name: 'cli', include: ['test/cli/**/*.test.ts'] } },
       { extends: true, test: { name: 'proxy', include: ['test/proxy/**/*.test.ts', 'test/fuzz/**/*.test.ts'] } },
       // Against the server's own code (Prosody's util.encodings, libexpat): needs lua5.4 and Prosody, no running server.
       { extends: true, test: { name: 'differential', include: ['test/differential/**/*.test.ts'] } },

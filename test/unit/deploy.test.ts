@@ -66,7 +66,7 @@ describe('deploy/systemd and the Dockerfile', () => {
     expect(docker).toContain(`ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/${pkg.bin.privguard}"]`);
     expect(docker).toMatch(/^USER node$/m);
     expect(docker).toMatch(/^HEALTHCHECK /m);
-    // the probe is the same CLI's `health` command (tested in cli-conventions.test.ts: /healthz when metrics are on)
+    // the probe is the same CLI's `health` command (tested in test/cli/conventions.test.ts: /healthz when metrics are on)
     expect(docker).toContain(`CMD ["node", "/app/${pkg.bin.privguard}", "health", "--timeout", "3000"]`);
     // run and health both find the policy through $PRIVGUARD_CONFIG
     expect(docker).toMatch(/^ENV .*PRIVGUARD_CONFIG=\/etc\/privguard\/policy\.yaml/m);

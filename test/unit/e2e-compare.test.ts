@@ -35,13 +35,18 @@ describe('normalise', () => {
     expect(normalise(c, { replace: [[/\/Ab12/g, '/R']] })).toBe('<presence from="alice@example.test/R" to="gw.example.test"/>');
   });
 
-  it('unorderedChildren: the listed elements\' children compare in any order, others still in order', () => {
-    const adv = (nss: string[]) =>
-      xml('message', { xmlns: 'jabber:component:accept', from: 'example.test' }, xml('delegation', { xmlns: 'urn:xmpp:delegation:2' }, ...nss.map((n) => xml('delegated', { namespace: n }))));
-    const unordered = { unorderedChildren: [['urn:xmpp:delegation:2', 'delegation']] as const };
-    expect(normalise(adv(['a', 'b']), unordered)).toBe(normalise(adv(['b', 'a']), unordered));
-    expect(normalise(adv(['a', 'b']))).not.toBe(normalise(adv(['b', 'a'])));
-    expect(normalise(adv(['a', 'b']), unordered)).not.toBe(normalise(adv(['a', 'c']), unordered));
+  it('children of stanzas, roster queries and RSM sets compare as sets; other children keep their order', () => {
+    const m = (...names: string[]) => xml('message', { xmlns: 'jabber:client' }, ...names.map((n) => xml(n, { xmlns: 'urn:xmpp:hints' })));
+    expect(normalise(m('store', 'markable'))).toBe(normalise(m('markable', 'store')));
+    const form = (...vals: string[]) => xml('iq', { xmlns: 'jabber:client' }, xml('x', { xmlns: 'jabber:x:data' }, ...vals.map((v) => xml('value', {}, v))));
+    expect(normalise(form('a', 'b'))).not.toBe(normalise(form('b', 'a')));
+    expect(normalise(form('a', 'b'), { unordered: [['jabber:x:data', 'x']] })).toBe(normalise(form('b', 'a'), { unordered: [['jabber:x:data', 'x']] }));
+  });
+
+  it('random ids (uuid4, with or without dashes) are masked wherever they are', () => {
+    const inner = (id: string) => xml('message', { xmlns: 'jabber:client' }, xml('forwarded', { xmlns: 'urn:xmpp:forward:0' }, xml('message', { xmlns: 'jabber:client', id })));
+    expect(normalise(inner('78692567885e4c2e9e45ce4ae694f97d'))).toBe(normalise(inner('154afbfa-4a1b-47fe-a91b-4d3b6605f4da')));
+    expect(normalise(inner('c1'))).not.toBe(normalise(inner('c2')));
   });
 });
 

@@ -10,10 +10,13 @@
  *    runs in another process, record it with `startTap` (tap.ts).
  *  - `normalise(el, opts?)`: one stanza → a canonical one-line string:
  *    resolved namespaces, sorted attributes, no whitespace-only text, the
- *    children of `opts.unorderedChildren` elements sorted; volatile
+ *    children of stanzas (and of roster queries, RSM sets, XEP-0356
+ *    advertisements and their perms, plus
+ *    `opts.unordered`) in sorted order, as their order is not significant; volatile
  *    parts masked as `*`: the stanza's own `id`, ids of MAM results/queries,
  *    XEP-0359 stanza-id/origin-id ids, XEP-0203 delay stamps, RSM first/last,
- *    anything that looks like a timestamp, and the values in `opts.mask`.
+ *    anything that looks like a timestamp, UUIDs anywhere in a value, with or
+ *    without dashes (random ids: `slidge-carbon-<uuid>` → `slidge-carbon-*`), and `opts.mask`.
  *    `opts.replace` applies text substitutions afterwards (e.g. ports).
  *  - `compareTranscripts(a, b, opts?)`: the differences, per party, as a list
  *    of `{ party, only: 'a' | 'b', stanza, count }` — a stanza (normalised)
@@ -36,14 +39,10 @@ export interface NormaliseOptions {
   mask?: readonly string[];
   /** Substitutions applied to the canonical string at the end (e.g. [/:\d{4,5}\b/g, ':PORT']). */
   replace?: ReadonlyArray<readonly [RegExp, string]>;
+  /** More [namespace, element name] whose children's order is not significant (added to the defaults). */
+  unordered?: ReadonlyArray<readonly [string, string]>;
   /** Keep the stanza's own `id` (default: masked). */
   keepStanzaId?: boolean;
-  /**
-   * Elements ([namespace, name]) whose children compare in any order, e.g. the
-   * `<delegated/>` list of a delegation advertisement, which Prosody writes in
-   * its hash table's order (default: none; order counts).
-   */
-  unorderedChildren?: ReadonlyArray<readonly [string, string]>;
 }
 
 export interface CompareOptions extends NormaliseOptions {
@@ -73,6 +72,8 @@ export interface ExpectedDifference {
 }
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+/** Random ids components make (slixmpp: uuid4), wherever they appear in a value. */
+const UUID = /\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b/gi;
 
 /** [namespace, element name] → attributes whose value varies between runs. */
 const VOLATILE_ATTRS: ReadonlyArray<readonly [string, string, readonly string[]]> = [
@@ -83,6 +84,26 @@ const VOLATILE_ATTRS: ReadonlyArray<readonly [string, string, readonly string[]]
   ['urn:xmpp:mam:2', 'query', ['queryid']],
   ['urn:xmpp:mam:2', 'fin', ['queryid']],
 ];
+/**
+ * [namespace, element name] whose children compare as a set: their order is
+ * not significant and varies between runs (Prosody builds roster results and
+ * RSM sets and privilege advertisements from Lua tables; slixmpp adds a
+ * message's extensions from a set).
+ * Stanzas themselves (message, presence, iq at any depth) are always included.
+ */
+const UNORDERED: ReadonlyArray<readonly [string, string]> = [
+  ['jabber:iq:roster', 'query'],
+  ['http://jabber.org/protocol/rsm', 'set'],
+  ['urn:xmpp:privilege:2', 'privilege'],
+  ['urn:xmpp:privilege:2', 'perm'],
+];
+const STANZA_NS = new Set(['jabber:client', 'jabber:server', 'jabber:component:accept']);
+
+function isUnordered(ns: string, name: string, opts: NormaliseOptions): boolean {
+  if (STANZA_NS.has(ns) && (name === 'message' || name === 'presence' || name === 'iq')) return true;
+  return [...UNORDERED, ...(opts.unordered ?? [])].some(([n, e]) => n === ns && e === name);
+}
+
 /** [namespace, element name] whose text varies between runs. */
 const VOLATILE_TEXT: ReadonlyArray<readonly [string, string]> = [
   ['http://jabber.org/protocol/rsm', 'first'],
@@ -104,7 +125,7 @@ function escape(s: string): string {
 
 function maskValue(v: string, opts: NormaliseOptions): string {
   if (TIMESTAMP.test(v)) return '*';
-  let out = v;
+  let out = v.replace(UUID, '*');
   for (const m of opts.mask ?? []) if (m !== '') out = out.split(m).join('*');
   return out;
 }
@@ -128,7 +149,7 @@ function canon(el: Element, parentNs: string, top: boolean, opts: NormaliseOptio
     }
     return canon(c, ns, false, opts);
   });
-  if (opts.unorderedChildren?.some(([n, e]) => n === ns && e === el.name)) parts.sort();
+  if (top || isUnordered(ns, el.name, opts)) parts.sort();
   const children = parts.join('');
   const nsPart = ns !== parentNs ? ` xmlns="${escape(ns)}"` : '';
   const attrPart = attrs.map(([k, v]) => ` ${k}="${escape(v)}"`).join('');
