@@ -261,6 +261,7 @@ async function run(name: RunName): Promise<RunRecord> {
         ...users.flatMap((u) => u.stanzas.map((s) => `${u.name} <= ${s.toString()}`)),
         ...tap.received.map((s) => `C <= ${s.toString()}`),
         ...tap.sent.map((s) => `C => ${s.toString()}`),
+        ...audit.records.map((a) => `audit ${JSON.stringify(a)}`),
         libervia.log(),
       ].join('\n'));
     }
@@ -334,8 +335,15 @@ const why = liberviaMissing();
     });
 
     it(name === 'narrow' ? 'pubsub#owner is not delegated by the example policy: refused' : 'pubsub#owner: alice reads her node configuration', () => {
-      if (name === 'narrow') expect(r.outcomes.ownerConfigure?.error).toBe('service-unavailable');
-      else expect(r.outcomes.ownerConfigure?.result?.getChild('pubsub', OWNER)?.getChild('configure')?.getChild('x', FORM)).toBeDefined();
+      const denials = r.audit.filter((a) => a.verdict === 'denied');
+      if (name === 'narrow') {
+        expect(r.outcomes.ownerConfigure?.error).toBe('service-unavailable');
+        // One refusal, audited: the owner request; nothing else Libervia or the users did was refused.
+        expect(denials).toEqual([expect.objectContaining({ component: C, action: 'delegation.forward', namespace: OWNER, user: 'alice' })]);
+      } else {
+        expect(r.outcomes.ownerConfigure?.result?.getChild('pubsub', OWNER)?.getChild('configure')?.getChild('x', FORM)).toBeDefined();
+        expect(denials).toEqual([]);
+      }
     });
   });
 
