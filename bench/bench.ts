@@ -247,9 +247,9 @@ async function alone(port: number, sink: FakeServer, kind: 'plain' | 'privileged
 /**
  * µs per decision on the judged path, with `size` users, iq namespaces and
  * (with `scopes`) `size` entries in every content scope: message_to,
- * roster_items, iq to and pubsub nodes (literal JIDs, domains and node
- * names, plus a few globs), so that the ratio shows the cost does not grow
- * with the lists.
+ * roster_items, iq to and pubsub nodes (literal JIDs and domains, JID and
+ * domain globs, node names and node prefixes), so that the ratio shows the
+ * cost does not grow with the lists.
  */
 function decisionCost(size: number, scopes = true): number {
   const users = Array.from({ length: size }, (_, i) => `user${i}`);
@@ -260,7 +260,8 @@ function decisionCost(size: number, scopes = true): number {
     'bob@example.test',
     '*@conference.example.test',
     '*.gateway.example.test',
-    ...Array.from({ length: size }, (_, i) => (i % 2 ? `svc${i}.example.test` : `contact${i}@example.test`)),
+    // Literal JIDs and domains, and as many globs of both kinds.
+    ...Array.from({ length: size }, (_, i) => [`contact${i}@example.test`, `svc${i}.example.test`, `*@room${i}.conference.example.test`, `*.gw${i}.example.test`][i % 4]!),
   ]);
   const nodes = JSON.stringify(['urn:xmpp:bookmarks:1', 'urn:xmpp:avatar:*', ...Array.from({ length: size }, (_, i) => (i % 2 ? `urn:bench:node:${i}` : `urn:bench:tree:${i}:*`))]);
   const pubsub = scopes ? `{ type: set, to: ${jids}, nodes: ${nodes} }` : 'set';
@@ -285,10 +286,11 @@ ${scopeKeys}        iq: { ${iq.join(', ')} }
   const grants = new Map([['example.test', effectiveGrant('example.test', assumedAdvertisement(p), p).grant]]);
   const ctx = { component, grants, isPending: () => false, pendingFull: false, delegationPending: () => undefined, delegationClosed: () => false };
   const stanzas = [
-    stanza(privMsg(1, 'bob@example.test').replace('alice@', 'user7@')),
+    // Reached only through a glob of the list: a domain glob (message), a JID glob (roster item).
+    stanza(privMsg(1, 'x@a.gw7.example.test').replace('alice@', 'user7@')),
     stanza(`<iq type='get' id='q' from='pubsub.example.test' to='alice@example.test'><privileged_iq xmlns='urn:xmpp:privilege:2'><iq xmlns='jabber:client' type='get' id='i'><query xmlns='jabber:iq:private'/></iq></privileged_iq></iq>`),
     stanza(`<iq type='set' id='b' from='pubsub.example.test' to='alice@example.test'><privileged_iq xmlns='urn:xmpp:privilege:2'><iq xmlns='jabber:client' type='set' id='i'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:bookmarks:1'><item id='current'/></publish></pubsub></iq></privileged_iq></iq>`),
-    stanza(`<iq type='set' id='r' from='pubsub.example.test' to='alice@example.test'><query xmlns='jabber:iq:roster'><item jid='bob@example.test'/></query></iq>`),
+    stanza(`<iq type='set' id='r' from='pubsub.example.test' to='alice@example.test'><query xmlns='jabber:iq:roster'><item jid='y@room6.conference.example.test'/></query></iq>`),
   ];
   for (const st of stanzas) if (decideOutbound(ctx, st).action !== 'pass') throw new Error(`bench stanza refused: ${st.toString()}`);
   const N = 50_000;

@@ -14,7 +14,7 @@ import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, typ
 import { z } from 'zod';
 import { PolicyError, type PolicyIssue } from '../errors.js';
 import { normaliseDomain } from '../protocol/jid.js';
-import { PolicySchema, type ComponentPolicy, type Policy, type SecretSource } from './schema.js';
+import { PUBSUB_NAMESPACES, PolicySchema, type ComponentPolicy, type Policy, type SecretSource } from './schema.js';
 
 /** A component as the proxy needs it: normalised name, resolved secrets. */
 export interface ComponentConfig {
@@ -106,6 +106,7 @@ export function loadPolicyText(text: string, file: string, env: NodeJS.ProcessEn
     components.set(name, { name, key, secret: secret ?? '', upstreamSecret: upstreamSecret ?? '', policy: comp });
   }
   checkSharedSecrets(src, resolved, issues, warnings);
+  for (const [key, comp] of Object.entries(policy.components)) checkPubsubNodeScopes(src, key, comp, warnings);
   if (issues.length > 0) throw new PolicyError(file, issues.sort(byPosition));
   return {
     file,
@@ -144,6 +145,41 @@ function checkSharedSecrets(
           ),
         );
       }
+    }
+  }
+}
+
+/**
+ * The two pubsub namespaces reach the same nodes: narrowing `nodes` on one
+ * while the other may write every node leaves the narrowed nodes open (the
+ * owner namespace reconfigures, purges or deletes them, and can open a node
+ * to publishers; the plain one publishes to them). A warning, not an error:
+ * the policy means what it says, but rarely what was meant.
+ */
+function checkPubsubNodeScopes(src: Source, key: string, comp: ComponentPolicy, warnings: PolicyIssue[]): void {
+  const [plain, owner] = PUBSUB_NAMESPACES;
+  for (const [domain, p] of Object.entries(comp.privileges)) {
+    const scopeOf = (ns: string) => {
+      const g = p.iq[ns];
+      if (g === undefined) return undefined;
+      const type = typeof g === 'string' ? g : g.type;
+      const nodes = typeof g === 'string' ? undefined : g.nodes;
+      return { writes: type === 'set' || type === 'both', every: nodes === undefined || nodes.includes('*'), nodes };
+    };
+    for (const [narrow, wide] of [
+      [plain, owner],
+      [owner, plain],
+    ] as const) {
+      const n = scopeOf(narrow);
+      const w = scopeOf(wide);
+      if (!n || n.every || !w?.writes || !w.every) continue;
+      warnings.push(
+        at(
+          src,
+          ['components', key, 'privileges', domain, 'iq', wide],
+          `iq "${wide}" reaches every node while iq "${narrow}" is narrowed to nodes ${JSON.stringify(n.nodes)}: the nodes left out are reachable through "${wide}"; give it nodes too`,
+        ),
+      );
     }
   }
 }

@@ -266,7 +266,13 @@ export class Link {
     return true;
   }
 
-  fromComponent(el: Element): void {
+  /**
+   * A component stanza, parsed. `raw`: its characters as they arrived, when
+   * they read as exactly this tree (protocol/parser.ts); a stanza that passes
+   * untouched (not translated, not rewritten) is forwarded as those, which
+   * saves serialising what was judged into the same tree again.
+   */
+  fromComponent(el: Element, raw?: string): void {
     if (!this.#open) return;
     const top = classifyTopLevel(el);
     if (top.kind === 'stream-error') {
@@ -284,15 +290,16 @@ export class Link {
       return;
     }
     // Into the server's version before judging: decisions never see a version.
-    this.#versions.toServer(el);
+    const wire = this.#versions.toServer(el) ? undefined : raw;
     const t0 = this.#timed ? process.hrtime.bigint() : 0n;
     const v = decideOutbound(this.#out, el);
     if (this.#timed) this.#fx.decisionTime!(Number(process.hrtime.bigint() - t0) / 1e9);
     this.#fx.verdict?.(v, el);
-    this.#applyOutbound(v, el);
+    this.#applyOutbound(v, el, wire);
   }
 
-  #applyOutbound(v: Verdict, el: Element): void {
+  /** `wire`: el's characters as they arrived, if they read as el (else it is serialised). */
+  #applyOutbound(v: Verdict, el: Element, wire: string | undefined): void {
     if (v.settle) this.#delegated.take(v.settle.id);
     if ((v.action === 'pass' || v.action === 'rewrite') && el.name === 'iq' && el.attrs.type === 'result') this.#nesting.answered(String(el.attrs.id), this.#now());
     switch (v.action) {
@@ -307,14 +314,14 @@ export class Link {
         }
         if (v.audit) this.#record(v, el, 'allowed');
         this.#subscriptions.apply(changesToServer(el));
-        this.#fx.toServer(serialize(el), el.name);
+        this.#fx.toServer(wire ?? serialize(el), el.name);
         return;
       case 'reject':
       case 'drop':
         if (this.#mode === 'report' && !(v.action === 'reject' && v.enforced)) {
           this.#record(v, el, 'would_deny');
           this.#subscriptions.apply(changesToServer(el));
-          this.#fx.toServer(serialize(el), el.name);
+          this.#fx.toServer(wire ?? serialize(el), el.name);
           return;
         }
         this.#record(v, el, 'denied');

@@ -62,11 +62,12 @@ export class LinkVersions {
     };
   }
 
-  /** A component stanza into the server's versions (in place). */
-  toServer(el: Element): void {
-    if (this.#asServer) return;
+  /** A component stanza into the server's versions (in place); false when it was surely left as it was. */
+  toServer(el: Element): boolean {
+    if (this.#asServer) return false;
     const domain = domainOf(el.attrs.to);
     if (domain !== undefined) translate(el, this.component(domain), this.server(domain));
+    return true;
   }
 
   /** A server stanza (or privguard's rewrite of one) into the component's versions (in place). */

@@ -52,6 +52,14 @@ function q(v: string): string {
   return `"${v}"`;
 }
 
+/**
+ * The keys from component to reason of the last line, and what they were
+ * written from: a busy component's decisions repeat them (the same strings,
+ * so the comparison is cheap) and only the tail differs.
+ */
+let head = '';
+let headOf: Pick<AuditRecord, 'component' | 'domain' | 'user' | 'action' | 'verdict' | 'reason'> | undefined;
+
 /** One JSON line, keys always in the same order (DESIGN.md "Operations"). */
 export function auditLine(r: AuditRecord): string {
   const now = Date.now();
@@ -59,10 +67,16 @@ export function auditLine(r: AuditRecord): string {
     lastMs = now;
     lastIso = new Date(now).toISOString();
   }
-  let s = `{"type":"decision","time":"${lastIso}","component":${q(r.component)}`;
-  if (r.domain !== undefined) s += `,"domain":${q(r.domain)}`;
-  if (r.user !== undefined) s += `,"user":${q(r.user)}`;
-  s += `,"action":${q(r.action)},"verdict":"${r.verdict}","reason":${q(r.reason)}`;
+  const h = headOf;
+  if (h === undefined || r.component !== h.component || r.domain !== h.domain || r.user !== h.user || r.action !== h.action || r.verdict !== h.verdict || r.reason !== h.reason) {
+    let m = `,"component":${q(r.component)}`;
+    if (r.domain !== undefined) m += `,"domain":${q(r.domain)}`;
+    if (r.user !== undefined) m += `,"user":${q(r.user)}`;
+    m += `,"action":${q(r.action)},"verdict":"${r.verdict}","reason":${q(r.reason)}`;
+    head = m;
+    headOf = { component: r.component, domain: r.domain, user: r.user, action: r.action, verdict: r.verdict, reason: r.reason };
+  }
+  let s = `{"type":"decision","time":"${lastIso}"${head}`;
   for (const k of TAIL) {
     const v = r[k];
     if (v !== undefined) s += `,"${k}":${q(v)}`;

@@ -10,7 +10,7 @@
  */
 import type { Element } from '@xmpp/xml';
 import { parseJid, type Jid, type JidResult } from '../protocol/jid.js';
-import { NS, PRIVILEGE_NS, isReservedNamespace, delegationVersion, privilegeVersion } from '../protocol/ns.js';
+import { NS, PRIVILEGE_NS, isReservedNamespace, delegationVersion, privilegeVersion, type PrivilegeVersion } from '../protocol/ns.js';
 import { elementChildren, forwardedStanza, hasPrivilegeElement, privilegeChild } from '../protocol/privilege.js';
 import { stanzaError } from '../protocol/stanzas.js';
 import { listValue, type CompiledComponent, type CompiledPrivileges, type Rule } from './compile.js';
@@ -83,9 +83,9 @@ function visible(s: string): string {
  * Returns what to say about it, or undefined when `raw` is absent, canonical
  * or invalid (invalid JIDs are judged where they are used).
  */
-function nonCanonical(what: string, raw: string | undefined): { detail: string; jid: Jid } | undefined {
+function nonCanonical(what: string, raw: string | undefined, parsed?: JidResult): { detail: string; jid: Jid } | undefined {
   if (raw === undefined) return undefined;
-  const r: JidResult = parseJid(raw);
+  const r: JidResult = parsed ?? parseJid(raw);
   if (!r.ok || r.canonical) return undefined;
   const prepared = r.jid.resource ? `${r.jid.bare}/${r.jid.resource}` : r.jid.bare;
   return { detail: `${what} "${visible(raw)}" is ${visible(prepared)} to the server`, jid: r.jid };
@@ -146,7 +146,8 @@ export function decideOutbound(ctx: OutboundContext, el: Element): Verdict {
     return pass('<iq>');
   }
   if (el.name === 'message') {
-    if (privilegeChild(el)) return decidePrivilegedMessage(ctx, el);
+    const wrapper = privilegeChild(el);
+    if (wrapper) return decidePrivilegedMessage(ctx, el, wrapper);
     if (hasPrivilegeElement(el)) return deny(ctx, el, 'message', 'misplaced_privilege', 'forbidden');
     return pass('<message>');
   }
@@ -209,10 +210,9 @@ function nonCanonicalItem(el: Element): { detail: string; jid: Jid } | undefined
 }
 
 /** P2 — XEP-0356 §5: a message sent as the server or a managed user. */
-function decidePrivilegedMessage(ctx: OutboundContext, el: Element): Verdict {
+function decidePrivilegedMessage(ctx: OutboundContext, el: Element, wrapper: { el: Element; version: PrivilegeVersion }): Verdict {
   const subject = 'privileged message';
   const audit: AuditInfo = { action: 'message.outgoing' };
-  const wrapper = privilegeChild(el)!;
   const to = parseJid((el.attrs.to as string | undefined) ?? '');
   // Both servers act only on a message to the bare server domain.
   if (!to.ok || to.jid.local !== '' || to.jid.resource !== '') {
@@ -236,15 +236,18 @@ function decidePrivilegedMessage(ctx: OutboundContext, el: Element): Verdict {
   const inner = fwd.stanza;
   if (inner.name !== 'message') return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the forwarded stanza must be a message', audit });
   if (inner.getNS() !== NS.client) return deny(ctx, el, subject, 'wrong_inner_namespace', 'bad-request', { audit });
-  const innerAlias = nonCanonical('the inner "from"', inner.attrs.from as string | undefined) ?? nonCanonical('the inner "to"', inner.attrs.to as string | undefined);
+  // Each JID parsed once (the parse is cached, but a lookup hashes the string: this runs for every privileged message).
+  const innerFromRaw = inner.attrs.from as string | undefined;
+  const innerTo = inner.attrs.to as string | undefined;
+  const innerFrom = parseJid(innerFromRaw ?? '');
+  const target = innerTo === undefined ? undefined : parseJid(innerTo);
+  const innerAlias = nonCanonical('the inner "from"', innerFromRaw, innerFrom) ?? nonCanonical('the inner "to"', innerTo, target);
   if (innerAlias) return denyNonCanonical(ctx, el, subject, innerAlias, audit);
-  const innerFrom = parseJid((inner.attrs.from as string | undefined) ?? '');
   // XEP-0356 §5.1: a bare JID of the server; strict like ejabberd: of this very domain.
   if (!innerFrom.ok || innerFrom.jid.resource !== '' || innerFrom.jid.domain !== domain) {
     return deny(ctx, el, subject, 'bad_inner_from', 'forbidden', { detail: `it must be ${domain} or a bare JID of it`, audit });
   }
-  const innerTo = inner.attrs.to as string | undefined;
-  if (innerTo === undefined || !parseJid(innerTo).ok) {
+  if (target === undefined || !target.ok) {
     return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the forwarded message needs a valid "to"', audit });
   }
   if (innerFrom.jid.local !== '') {
@@ -253,9 +256,8 @@ function decidePrivilegedMessage(ctx: OutboundContext, el: Element): Verdict {
     if (!scope.ok) return deny(ctx, el, subject, 'user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
   }
   // message_to: whom the component may write to as this user.
-  const target = parseJid(innerTo);
   const { scope, rule } = found.policy.messageTo;
-  if (target.ok && !scope.matches(target.jid, { component: ctx.component.name, server: domain, self: innerFrom.jid.bare })) {
+  if (!scope.matches(target.jid, { component: ctx.component.name, server: domain, self: innerFrom.jid.bare })) {
     return deny(ctx, el, subject, 'out_of_scope', 'forbidden', { detail: `to ${target.jid.bare}`, rule, audit });
   }
   return pass(subject, audit);

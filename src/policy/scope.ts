@@ -21,6 +21,7 @@
  * matter: a scope names accounts and services, not sessions.
  */
 import { normaliseDomain, parseJid, prepareLocal, type Jid } from '../protocol/jid.js';
+import { compileGlobSet } from './globs.js';
 
 export const SCOPE_KEYWORDS = ['any', 'self', 'component', 'server'] as const;
 export type ScopeKeyword = (typeof SCOPE_KEYWORDS)[number];
@@ -104,16 +105,10 @@ export function parseScopeEntry(raw: string): ScopeEntryResult {
   return { ok: true, entry: { kind: 'jid_glob', pattern: `${local}@${domain}` } };
 }
 
-function globSource(pattern: string, wildLabel: string): string {
-  return pattern
-    .split(/([*?])/)
-    .map((piece) => (piece === '*' ? `${wildLabel}*` : piece === '?' ? wildLabel : piece.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-}
-
 /**
- * Compiles a validated list once: literals into Sets, globs into one anchored
- * alternation each, so the cost per JID does not grow with the list.
+ * Compiles a validated list once: literals into Sets, globs into glob sets
+ * (policy/globs.ts: a leading or trailing `*` is a Set look-up too), so the
+ * cost per JID does not grow with the list.
  * Throws on an entry the schema should have refused (a programming error).
  */
 export function compileJidScope(entries: readonly string[]): JidScope {
@@ -134,19 +129,19 @@ export function compileJidScope(entries: readonly string[]): JidScope {
         jids.add(e.bare);
         break;
       case 'domain_glob':
-        // A wildcard in a domain never crosses into the localpart.
-        domainGlobs.push(globSource(e.pattern, '[^@]'));
+        domainGlobs.push(e.pattern);
         break;
       case 'jid_glob':
-        jidGlobs.push(globSource(e.pattern, '[^@]'));
+        jidGlobs.push(e.pattern);
         break;
       default:
         keywords.add(e.kind);
     }
   }
   const any = keywords.has('any');
-  const domainRe = domainGlobs.length ? new RegExp(`^(?:${domainGlobs.join('|')})$`, 'su') : undefined;
-  const jidRe = jidGlobs.length ? new RegExp(`^(?:${jidGlobs.join('|')})$`, 'su') : undefined;
+  // A wildcard never crosses the "@" (in a JID glob, the localpart's stays in the localpart).
+  const domainRe = domainGlobs.length ? compileGlobSet(domainGlobs, '@') : undefined;
+  const jidRe = jidGlobs.length ? compileGlobSet(jidGlobs, '@') : undefined;
   const self = keywords.has('self');
   const component = keywords.has('component');
   const server = keywords.has('server');

@@ -57,13 +57,30 @@ export function prepareLocal(raw: string): { ok: true; value: string } | { ok: f
 /** The same JIDs come by again and again (a component's own, its users'): parse each once. */
 const cache = new Map<string, JidResult>();
 const CACHE_MAX = 4096;
+/**
+ * The last two JIDs asked for: one stanza asks for the same attribute values
+ * several times (the addressing check, the prepared-form check, the decision),
+ * and comparing with the very same string is cheaper than hashing it for the map.
+ */
+let lastRaw = '';
+let lastResult: JidResult = Object.freeze(parseJidUncached(''));
+let prevRaw = '';
+let prevResult: JidResult = lastResult;
 
 export function parseJid(raw: string): JidResult {
-  const hit = cache.get(raw);
-  if (hit) return hit;
-  const result = Object.freeze(parseJidUncached(raw));
-  if (cache.size >= CACHE_MAX) cache.clear();
-  cache.set(raw, result);
+  if (raw === lastRaw) return lastResult;
+  if (raw === prevRaw) return prevResult;
+  let result = cache.get(raw);
+  if (result === undefined) {
+    result = Object.freeze(parseJidUncached(raw));
+    if (cache.size >= CACHE_MAX) cache.clear();
+    // A copy of the key: `raw` is often a slice of a whole read, which the cache would keep alive.
+    cache.set((' ' + raw).slice(1), result);
+  }
+  prevRaw = lastRaw;
+  prevResult = lastResult;
+  lastRaw = raw;
+  lastResult = result;
   return result;
 }
 

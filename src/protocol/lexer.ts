@@ -20,10 +20,18 @@ export interface StartTag {
   end: number;
   /** UTF-8 bytes of the tag. */
   bytes: number;
+  /**
+   * Every reader of XML reads this tag's characters as the parser does: no
+   * prefix (but `xml:` on an attribute), no `xmlns:` declaration, no `xmlns=''`,
+   * no reference, control character or U+FFFE/U+FFFF in a value.
+   */
+  plain: boolean;
+  /** The tag declares a default namespace (`xmlns`). */
+  declaresDefault: boolean;
 }
 
 export function newStartTag(): StartTag {
-  return { qname: '', names: [], values: [], count: 0, selfClosing: false, end: 0, bytes: 0 };
+  return { qname: '', names: [], values: [], count: 0, selfClosing: false, end: 0, bytes: 0, plain: true, declaresDefault: false };
 }
 
 /**
@@ -35,10 +43,13 @@ export function readStartTag(buf: string, pos: number, tag: StartTag): boolean {
   let i = pos + 1;
   let hash = 0;
   let extra = 0; // UTF-8 bytes of the tag beyond one per character
+  let tagPlain = true;
+  let declaresDefault = false;
   while (i < len) {
     const c = buf.charCodeAt(i);
     if (c <= 0x3e) {
       if (isWs(c) || c === 0x3e || c === 0x2f) break;
+      if (c === 0x3a /* : */) tagPlain = false;
       // Cannot be part of a name: fail now rather than wait for a '>'.
       if (c === 0x3c || c === 0x26 || c === 0x22 || c === 0x27 || c === 0x3d) {
         throw new Fail('not-well-formed', `invalid character in the element name "${buf.slice(pos + 1, i + 1).slice(0, 64)}"`);
@@ -75,10 +86,12 @@ export function readStartTag(buf: string, pos: number, tag: StartTag): boolean {
     if (i === wsStart) throw new Fail('not-well-formed', 'attributes must be separated by white space');
     const nameStart = i;
     hash = 0;
+    let prefixed = false;
     while (i < len) {
       const a = buf.charCodeAt(i);
       if (a <= 0x3e) {
         if (a === 0x3d /* = */ || isWs(a) || a === 0x3e || a === 0x2f) break;
+        if (a === 0x3a /* : */) prefixed = true;
         if (a === 0x3c || a === 0x26 || a === 0x22 || a === 0x27) {
           throw new Fail('not-well-formed', `invalid character in an attribute name of <${qname}>`);
         }
@@ -116,6 +129,12 @@ export function readStartTag(buf: string, pos: number, tag: StartTag): boolean {
     }
     if (close >= len) return false;
     const raw = buf.slice(i + 1, close);
+    // The xml prefix is bound in every document; any other is declared somewhere a reader of this stanza alone may not see.
+    if (!plain || (prefixed && !name.startsWith('xml:'))) tagPlain = false;
+    else if (name === 'xmlns') {
+      declaresDefault = true;
+      if (raw.length === 0) tagPlain = false;
+    }
     names[count] = name;
     // XML 1.0 §3.3.3: literal white space in attribute values becomes a space.
     values[count] = plain ? raw : decodeEntities(normaliseEol(raw).replace(/[\t\n]/g, ' '));
@@ -127,5 +146,7 @@ export function readStartTag(buf: string, pos: number, tag: StartTag): boolean {
   tag.selfClosing = selfClosing;
   tag.end = i;
   tag.bytes = i - pos + extra;
+  tag.plain = tagPlain;
+  tag.declaresDefault = declaresDefault;
   return true;
 }

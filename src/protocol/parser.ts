@@ -42,7 +42,12 @@ export interface ParseFailure {
 
 export interface ParserHandlers {
   onHeader(header: StreamHeader): void;
-  onStanza(stanza: Element): void;
+  /**
+   * A complete stanza. `raw`, when given, is its characters as they arrived,
+   * and every reader of XML reads them as exactly this tree (see #rawOk): a
+   * stanza judged and left unchanged may be forwarded as `raw`.
+   */
+  onStanza(stanza: Element, raw?: string): void;
   onEnd(): void;
   /** White space between stanzas (a keep-alive); called at most once per write. */
   onWhitespace?(): void;
@@ -97,6 +102,20 @@ export class StreamParser {
   #frameSkips = 0;
   /** Scratch space for the start tag being read. */
   #tag: StartTag = newStartTag();
+  /** Writes run so far (a stanza is given as it arrived only if it began in the current one). */
+  #runs = 0;
+  /**
+   * The stanza being read may be handed out as it arrived: it began at
+   * #rawStart in run #rawRun, in the component namespace's stream; no tag so
+   * far has a prefix (but xml: on an attribute), a namespace declaration on
+   * the root, `xmlns=''` or a value needing normalisation; no text a reference
+   * or CR; no CDATA. Then its characters are a serialisation of the very tree
+   * built, whoever reads them: the rules of the fast path (frame.ts), minus
+   * "nothing judged".
+   */
+  #rawOk = false;
+  #rawRun = -1;
+  #rawStart = 0;
 
   constructor(handlers: ParserHandlers, limits: ParserLimits) {
     this.#handlers = handlers;
@@ -211,6 +230,7 @@ export class StreamParser {
   }
 
   #run(buf: string): void {
+    this.#runs++;
     let pos = 0;
     const len = buf.length;
     while (pos < len) {
@@ -281,6 +301,7 @@ export class StreamParser {
     if (stop > pos) {
       const raw = buf.slice(pos, stop);
       if (raw.indexOf(']]>') !== -1) throw new Fail('not-well-formed', "']]>' in character data");
+      if (this.#rawOk && (raw.indexOf('&') !== -1 || raw.indexOf('\r') !== -1)) this.#rawOk = false;
       this.#count(buf, pos, stop);
       // Line ends are normalised in the raw text; a CR from `&#13;` stays.
       this.#tree.addText(decodeEntities(normaliseEol(raw)));
@@ -328,6 +349,7 @@ export class StreamParser {
       if (end === -1) return -1;
       this.#count(buf, pos, end + 3);
       if (this.#inStanza) {
+        this.#rawOk = false;
         const data = buf.slice(pos + 9, end);
         if (ILLEGAL_CHAR.test(data)) throw new Fail('not-well-formed', 'illegal XML character');
         this.#tree.addText(normaliseEol(data));
@@ -357,7 +379,7 @@ export class StreamParser {
       throw new Fail('not-well-formed', top !== undefined ? `</${qname}> does not close <${top}>` : `unexpected </${qname}>`);
     }
     if (this.#inStanza) this.#count(buf, pos, end + 1);
-    this.#close();
+    this.#close(buf, end + 1);
     return end + 1;
   }
 
@@ -366,10 +388,17 @@ export class StreamParser {
     if (!readStartTag(buf, pos, tag)) return -1;
     this.#charge(tag.bytes);
     this.#sawAnything = true;
+    if (this.#tree.depth === 1) {
+      this.#rawOk = tag.plain && !tag.declaresDefault && this.#tree.streamDefaultNs === NS.component;
+      this.#rawRun = this.#runs;
+      this.#rawStart = pos;
+    } else if (!tag.plain) {
+      this.#rawOk = false;
+    }
     this.#open(tag.qname, tag.count);
     // Values may be slices of a whole read: do not keep it alive.
     for (let a = 0; a < tag.count; a++) tag.values[a] = '';
-    if (tag.selfClosing) this.#close();
+    if (tag.selfClosing) this.#close(buf, tag.end);
     return tag.end;
   }
 
@@ -383,14 +412,17 @@ export class StreamParser {
     this.#handlers.onHeader(header);
   }
 
-  #close(): void {
+  /** Close the innermost element; its end tag ends at buf[end]. */
+  #close(buf: string, end: number): void {
     const closed = this.#tree.close();
     if (closed.kind === 'stream') {
       this.#phase = 'ended';
       this.#handlers.onEnd();
     } else if (closed.kind === 'stanza') {
       this.#stanzaBytes = 0;
-      this.#handlers.onStanza(closed.stanza);
+      const raw = this.#rawOk && this.#rawRun === this.#runs ? buf.slice(this.#rawStart, end) : undefined;
+      this.#rawOk = false;
+      this.#handlers.onStanza(closed.stanza, raw);
     }
   }
 }

@@ -105,10 +105,10 @@ export class Session {
 
     client.setHandlers({
       onHeader: () => {},
-      onStanza: (el) => {
+      onStanza: (el, raw) => {
         if (!link.open) return;
         this.#throttle();
-        link.fromComponent(el);
+        link.fromComponent(el, raw);
         this.#after();
       },
       onFramed: (f) => {

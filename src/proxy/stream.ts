@@ -22,7 +22,8 @@ import type { StreamErrorCondition } from '../protocol/ns.js';
 
 export interface StreamHandlers {
   onHeader(header: StreamHeader): void;
-  onStanza(stanza: Element): void;
+  /** `raw`: the stanza as it arrived, when that reads as exactly this tree (protocol/parser.ts). */
+  onStanza(stanza: Element, raw?: string): void;
   /** The peer closed its stream (`</stream:stream>`). */
   onEnd(): void;
   /** The input broke a rule of XML or of the limits; the stream is being closed. */
@@ -57,7 +58,7 @@ export class XmppStream {
     this.#parser = new StreamParser(
       {
         onHeader: (h) => this.#handlers.onHeader(h),
-        onStanza: (el) => this.#handlers.onStanza(el),
+        onStanza: (el, raw) => this.#handlers.onStanza(el, raw),
         onEnd: () => this.#handlers.onEnd(),
         onWhitespace: () => this.#handlers.onWhitespace?.(),
         onFramed: (s) => this.#handlers.onFramed?.(s) ?? false,

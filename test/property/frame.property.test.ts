@@ -15,6 +15,10 @@
  *     learn or audit.
  *  3. Another parser reads the forwarded characters as privguard judged them:
  *     ltx gives the same names, namespaces, attributes and text.
+ * And for the full path's offer of a judged stanza's characters as they
+ * arrived (`raw`, forwarded when the stanza passes unchanged): they are part
+ * of the input, privguard's parser reads them as the tree it judged (after the
+ * decision: nothing in the decision changed the tree), and so does ltx.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -270,5 +274,47 @@ describe('the parser fast path against the full path and against ltx', () => {
     expect(full).toBeGreaterThan(1000);
     expect(outPasses).toBeGreaterThan(500);
     expect(inPasses).toBeGreaterThan(500);
+  });
+});
+
+/** The full path only, with what the parser offers as each stanza's characters as they arrived. */
+function runRaw(pieces: string[]): { el: Element; raw: string | undefined }[] {
+  const out: { el: Element; raw: string | undefined }[] = [];
+  const p = new StreamParser({ onHeader: () => {}, onStanza: (el, raw) => void out.push({ el, raw }), onEnd: () => {} }, LIMITS);
+  for (const piece of [HEADER, ...pieces]) if (p.write(piece)) break;
+  return out;
+}
+
+describe("the full path's raw characters of a stanza against its tree and against ltx", () => {
+  it('reads as exactly the tree privguard judged, whoever reads it', () => {
+    let raw = 0;
+    let judged = 0;
+    let none = 0;
+    fc.assert(
+      fc.property(inputArb, ([stanzas, cuts, sep]) => {
+        const input = stanzas.join(sep);
+        for (const { el, raw: chars } of runRaw(split(input, cuts))) {
+          if (chars === undefined) {
+            none++;
+            continue;
+          }
+          raw++;
+          if ([...elements(el)].some((e) => e !== el && isJudgedNamespace(e.getNS() ?? ''))) judged++;
+          expect(input.includes(chars)).toBe(true);
+          expect(chars).not.toMatch(/&|\r|<!|<\?|<\/?[^\s/>]*:/);
+          // No prefix but xml: (bound in every document), so no declaration outside the stanza matters.
+          for (const e of elements(el)) expect(Object.keys(e.attrs).filter((k) => k.includes(':') && !k.startsWith('xml:'))).toEqual([]);
+          // The decision reads the tree and must leave it as it was: what is forwarded is what was judged.
+          for (const ctx of CONTEXTS) decideOutbound({ ...ctx.out, delegationClosed: (id) => ctx.delegPending.has(id) }, el);
+          expect(serialize(reparse(chars))).toBe(serialize(el));
+          expect(shape(ltx(chars))).toEqual(shape(el));
+        }
+      }),
+      { numRuns: 6000, seed: 8 },
+    );
+    // Both outcomes, and judged stanzas among those offered (the point of the offer).
+    expect(raw).toBeGreaterThan(1000);
+    expect(judged).toBeGreaterThan(200);
+    expect(none).toBeGreaterThan(500);
   });
 });

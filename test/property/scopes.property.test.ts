@@ -7,7 +7,8 @@
  *     privileged IQ (to, pubsub nodes) or a roster set that passes has its
  *     target, nodes and items in scope;
  *  2. a roster result or push never carries an out-of-scope item to the
- *     component (what it gets: the stanza passed, or the filtered copy);
+ *     component (what it gets: the stanza passed, or the filtered copy), nor
+ *     does a contact's presence (presence: roster) come from outside roster_items;
  *  3. short forms behave exactly as before: a policy without the new keys
  *     decides every stanza exactly as the same policy with the new keys
  *     spelled out at their defaults ([any], { type, to: [any] }), so the
@@ -172,6 +173,49 @@ describe('content scopes: properties', () => {
           if (got.length === 0) expect(v.action === 'filter' && v.replies.map((r) => r.to)).toEqual(['server']);
         }
         expect(byWritten.size).toBe(JIDS.length);
+      }),
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 1500) },
+    );
+  }, 120_000);
+
+  it('a pubsub payload of several children passes only with every node it names in scope', () => {
+    const OPS = ['publish', 'retract', 'items', 'subscribe', 'unsubscribe', 'options', 'publish-options', 'configure', 'create', 'delete', 'purge', 'subscriptions', 'affiliations', 'default'] as const;
+    const COMPANION = new Set(['publish-options', 'configure', 'options']);
+    const childArb = fc.tuple(fc.constantFrom(...OPS), fc.option(fc.constantFrom(...NODES), { nil: undefined }), fc.boolean());
+    fc.assert(
+      fc.property(policyArb, fc.array(childArb, { minLength: 1, maxLength: 3 }), fc.constantFrom(PUBSUB, `${PUBSUB}#owner`), (p, children, ns) => {
+        const text = policyYaml(p).replace(`"jabber:iq:roster": both`, `"jabber:iq:roster": both
+    "${PUBSUB}#owner": { type: both, nodes: ${list(p.nodes)} }`);
+        const grant = GRANT.replace(`<namespace ns='${PUBSUB}' type='both'/>`, `<namespace ns='${PUBSUB}' type='both'/><namespace ns='${PUBSUB}#owner' type='both'/>`);
+        const ctx = context(text, grant);
+        const payload = children.map(([op, node, foreign]) => `<${op}${foreign ? " xmlns='urn:example:other'" : ''}${node === undefined ? '' : ` node='${node}'`}/>`).join('');
+        const v = decideOutbound(ctx.out, stanza(privIq('alice', 'set', `<pubsub xmlns='${ns}'>${payload}</pubsub>`, undefined)));
+        const self = `alice@${D}`;
+        const toOk = oracle(p.to, 'alice', D, self);
+        const noded = children.some(([, node]) => node !== undefined);
+        const nodesOk = (p.nodes as readonly string[]).includes('*') || children.every(([op, node]) => (node === undefined ? COMPANION.has(op) && noded : nodeOracle(p.nodes, node)));
+        // The owner namespace's entry has no to scope (any); the plain one has p.to.
+        expect(v.action === 'pass').toBe(nodesOk && (ns === PUBSUB ? toOk : true));
+      }),
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 1500) },
+    );
+  }, 120_000);
+
+  it('presence roster: a contact\'s presence reaches the component only when the contact is in roster_items', () => {
+    fc.assert(
+      fc.property(policyArb, jidArb, fc.constantFrom('', " type='unavailable'"), (p, contact, type) => {
+        const ctx = context(policyYaml(p), GRANT);
+        const [written, local, domain] = contact;
+        const el = stanza(`<presence from='${written.split('/')[0]}/r' to='${C}'${type}/>`);
+        const v = decideInbound(ctx.in, el);
+        const got = delivered(v, el) !== undefined;
+        // Presence of the server's own users is the managed-entity right (users), not a contact's;
+        // a contact has no "self" (it is nobody's own account).
+        if (local === '' || domain === D) return;
+        expect(got).toBe(oracle(p.items, local, domain, ''));
+        if (!got) expect(v).toMatchObject({ action: 'filter', hidden: 1, audit: { action: 'presence', hidden: 1 } });
+        // The audit line of a hidden presence never names the contact.
+        if (!got) expect(JSON.stringify(v.audit)).not.toContain(local);
       }),
       { numRuns: Number(process.env.PROPERTY_RUNS ?? 1500) },
     );

@@ -235,3 +235,36 @@ components:
     expect(() => loadPolicyFile('/nonexistent/policy.yaml')).toThrow(/cannot read the policy file \(ENOENT\)/);
   });
 });
+
+describe('loadPolicyText: a pubsub node scope the other pubsub namespace leaves open', () => {
+  const PS = 'http://jabber.org/protocol/pubsub';
+  const policy = (plain: string, owner: string) => `components:
+  gw.example.org:
+    secret: s
+    upstream_secret: u
+    privileges:
+      example.org:
+        iq:
+          "${PS}": ${plain}
+          "${PS}#owner": ${owner}
+`;
+  const warnings = (text: string) =>
+    loadPolicyText(text, 'p.yaml', {})
+      .warnings.map((w) => `${w.path}: ${w.message}`)
+      .filter((w) => w.includes('.iq.'));
+
+  it('warns when #owner may write every node while pubsub is narrowed (it can reconfigure or delete the OMEMO nodes), and the other way round', () => {
+    const w = warnings(policy('{ type: set, to: [self], nodes: ["urn:xmpp:bookmarks:1"] }', 'set'));
+    expect(w).toHaveLength(1);
+    expect(w[0]).toContain(`iq.${PS}#owner`);
+    expect(w[0]).toContain(`iq "${PS}#owner" reaches every node while iq "${PS}" is narrowed to nodes ["urn:xmpp:bookmarks:1"]`);
+    expect(warnings(policy('both', '{ type: both, nodes: ["urn:xmpp:bookmarks:1"] }'))).toHaveLength(1);
+    expect(warnings(policy('{ type: set, nodes: ["a"] }', '{ type: both, nodes: ["*"] }'))).toHaveLength(1);
+  });
+
+  it('is quiet when both are narrowed, when the wide one only reads, or when neither is narrowed', () => {
+    expect(warnings(policy('{ type: set, nodes: ["a"] }', '{ type: set, nodes: ["a"] }'))).toEqual([]);
+    expect(warnings(policy('{ type: set, nodes: ["a"] }', 'get'))).toEqual([]);
+    expect(warnings(policy('both', 'both'))).toEqual([]);
+  });
+});

@@ -61,6 +61,33 @@ describe('audit lines', () => {
   });
 });
 
+describe('audit lines in a row', () => {
+  it("each is the JSON of its own record, whether it repeats the last one's component, user, action and reason or not", () => {
+    type R = Parameters<typeof auditLine>[0];
+    const base: R = { component: 'c.example.org', domain: 'example.org', user: 'alice', action: 'message.outgoing', verdict: 'allowed', reason: 'ok', stanza_id: 'p1' };
+    const records: R[] = [
+      base,
+      { ...base, stanza_id: 'p2' },
+      { ...base, user: 'bob', stanza_id: 'p3' },
+      { ...base, user: undefined, stanza_id: 'p4' },
+      { ...base, domain: undefined, user: undefined },
+      { ...base, verdict: 'denied', reason: 'user_out_of_scope', rule: 'components.c.users' },
+      { ...base, action: 'iq.get', namespace: 'urn:x' },
+      { ...base, component: 'd.example.org' },
+      { component: '', action: '', verdict: 'allowed', reason: '' },
+      base,
+    ];
+    const order = ['type', 'time', 'component', 'domain', 'user', 'action', 'verdict', 'reason', 'rule', 'namespace', 'field', 'stanza_id', 'hidden'];
+    for (const r of records) {
+      const rec = JSON.parse(auditLine(r)) as Record<string, unknown>;
+      const { type, time, ...rest } = rec;
+      expect([type, typeof time]).toEqual(['decision', 'string']);
+      expect(rest).toEqual(Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)));
+      expect(Object.keys(rec)).toEqual(order.filter((k) => k in rec));
+    }
+  });
+});
+
 describe('audit file errors', () => {
   it('says at once when the audit file cannot be opened', () => {
     expect(() => createAuditSink({ file: '/nonexistent-dir/audit.jsonl' })).toThrow(/PG_AUDIT_UNAVAILABLE|cannot open the audit file \/nonexistent-dir\/audit.jsonl/);

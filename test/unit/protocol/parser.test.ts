@@ -202,6 +202,40 @@ describe('StreamParser: what the server would reject is rejected', () => {
   // "never throws, whatever the input" (2,000 random inputs) is in test/property/parser.property.test.ts.
 });
 
+describe('StreamParser: a stanza as it arrived (raw), for forwarding it unchanged', () => {
+  function raws(chunks: string[]): (string | undefined)[] {
+    const out: (string | undefined)[] = [];
+    const p = new StreamParser({ onHeader: () => {}, onStanza: (_el, raw) => void out.push(raw), onEnd: () => {} }, { maxStanzaBytes: 4096, maxDepth: 64 });
+    for (const c of [HEADER, ...chunks]) expect(p.write(c)).toBeUndefined();
+    return out;
+  }
+  const PRIV =
+    "<message from='c.example.org' to='example.org' id='p1'><privilege xmlns='urn:xmpp:privilege:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
+    "<message xmlns='jabber:client' from='a@example.org' to='b@example.org' type='chat'><body xml:lang='en'>hi > there</body></message></forwarded></privilege></message>";
+
+  it('offers the characters of a stanza every reader reads as its tree, judged namespaces included', () => {
+    expect(raws([`${PRIV} <presence/>`])).toEqual([PRIV, '<presence/>']);
+  });
+
+  it('offers nothing where another reader could read other characters or where they are not at hand', () => {
+    const cases = [
+      "<message to='a@b'><body>a&amp;b</body></message>", // a reference
+      "<message to='a@b'><body>a\r\nb</body></message>", // a CR, normalised
+      "<message to='a@b' x='a\tb'/>", // a value normalised
+      "<message to='a@b'><body><![CDATA[x]]></body></message>",
+      "<message xmlns='jabber:client' to='a@b'/>", // a namespace declared on the root
+      "<message to='a@b'><x xmlns=''/></message>",
+      "<message to='a@b' xmlns:p='urn:p' p:a='1'/>", // a prefix
+      "<message to='a@b'><p:x xmlns:p='urn:p'/></message>",
+    ];
+    for (const c of cases) expect(raws([c]), c).toEqual([undefined]);
+    // Split across two reads: not at hand in one piece.
+    expect(raws([PRIV.slice(0, 100), PRIV.slice(100)])).toEqual([undefined]);
+    // A start tag completed by the next read is read in that one: offered.
+    expect(raws(['<presence to=', "'a@b'/>"])).toEqual(["<presence to='a@b'/>"]);
+  });
+});
+
 describe('StreamParser: limits', () => {
   const limits = { maxStanzaBytes: 2048, maxDepth: 64 };
 
