@@ -23,6 +23,7 @@ import { prosodyVersions } from './harness/servers.js';
 import { startSlidge, slidgeMissing, type SlidgeInstance } from './harness/slidge.js';
 import { COMPONENT_SECRET, connectUser, startStack, waitStanza, type Peer, type Stack } from './harness/stack.js';
 import { startTap, type Tap } from './harness/tap.js';
+import { waitFor } from '../support/wait.js';
 
 const GW = 'fakenet.example.test';
 const GW_SECRET = 'fakenet-upstream-secret';
@@ -77,12 +78,14 @@ function narrowPolicy(listen: number, upstream: number): string {
 interface Run {
   kind: RunKind;
   /** Milliseconds: slidge start to ready, scenario, whole run (servers included). */
-  ms: { slidgeReady: number; scenario: number; total: number };
+  ms: { slidgeReady: number; scenario: number; restart: number; total: number };
   transcript: Transcript;
   bobRoster: string[];
   bobBookmarks: string;
   audit: Stack['audit'];
   slidgeLog: string;
+  /** The restart on the same home: answers to slidge's pubsub#owner IQs ("user: type"), its log, bob's logins so far. */
+  restart: { ms: number; ownerAnswers: string[]; log: string; bobLogins: number };
 }
 
 const runs: Partial<Record<RunKind, Run>> = {};
@@ -216,9 +219,37 @@ async function scenario(kind: RunKind): Promise<Run> {
     const transcript: Transcript = { gateway: [...tap.received], 'alice/phone': [...phone.stanzas], 'alice/laptop': [...laptop.stanzas], 'bob/pc': [...bob.stanzas] };
     const slidgeLog = gw.log();
     const slidgeReady = gw.readyAfterMs;
-    await gw.stop();
+
+    // Restart slidge on its home, as an admin restarts a gateway: for each registered user it puts
+    // itself in her roster again and joins her XEP-0490 displayed-markers node (a pubsub create,
+    // then a pubsub#owner affiliation), each only if the advertisement grants it, before it says
+    // it has started; then it logs the users in again.
+    const tRestart = Date.now();
+    const sentBefore = tap.sent.length;
+    await gw.stop({ keep: true });
     slidge = undefined;
-    return { kind, ms: { slidgeReady, scenario: scenarioMs, total: Date.now() - t0 }, transcript, bobRoster, bobBookmarks, audit: [...stack.audit], slidgeLog };
+    const gw2 = await startSlidge({ jid: GW, secret: kind === 'direct' ? GW_SECRET : COMPONENT_SECRET, port: tap.port, userJidValidator: '.*@example\\.test', resume: gw });
+    slidge = gw2;
+    const logins = (user: string) => gw2.events().filter((e) => e.event === 'login' && e.user === user).length;
+    const bookmarked = (user: string) => gw2.events().filter((e) => e.event === 'bookmarked' && e.user === user).length;
+    // Logged in again through to the bookmarks (its last privileged IQs): nothing left pending when it stops.
+    await waitFor('alice logged in again', () => (bookmarked('alice@example.test') >= 2 ? true : undefined), 10_000);
+    const ownerIqs = tap.sent.slice(sentBefore).filter((el) => el.is('iq') && el.getChild('privileged_iq', 'urn:xmpp:privilege:2')?.getChild('iq')?.getChild('pubsub', `${PUBSUB}#owner`) !== undefined);
+    const ownerAnswers = await Promise.all(
+      ownerIqs.map(async (q) => {
+        const a = await waitStanza(tap!.received, (el) => el.is('iq') && el.attrs.id === q.attrs.id && (el.attrs.type === 'result' || el.attrs.type === 'error'), 'the answer to the pubsub#owner IQ', 10_000);
+        return `${String(q.attrs.to)}: ${String(a.attrs.type)}`;
+      }),
+    );
+    if (kind !== 'narrow') await waitFor('bob logged in again', () => (bookmarked('bob@example.test') >= 2 ? true : undefined), 10_000);
+    // And it works for alice after the restart.
+    await phone.entity.send(chat(PUPPETS[0]!, 'c4', 'say restarted'));
+    await waitStanza(phone.stanzas, (el) => el.is('message') && String(el.attrs.from).startsWith(`${PUPPETS[0]}/`) && el.getChildText('body') === 'restarted', 'baba\'s message after the restart', 10_000);
+    expect(gw2.exited()).toBeUndefined();
+    const restart = { ms: Date.now() - tRestart, ownerAnswers: ownerAnswers.sort(), log: gw2.log(), bobLogins: logins('bob@example.test') };
+    await gw2.stop();
+    slidge = undefined;
+    return { kind, ms: { slidgeReady, scenario: scenarioMs, restart: restart.ms, total: Date.now() - t0 }, transcript, bobRoster, bobBookmarks, audit: [...stack.audit], slidgeLog, restart };
   } finally {
     await slidge?.stop();
     await tap?.close();
@@ -232,7 +263,7 @@ const title = 'slidge 0.2.12 with a fake legacy network on Prosody 13: direct, t
 (selected ? describe : describe.skip)(selected ? title : `${title} (prosody-13 not selected by PRIVGUARD_SERVERS)`, () => {
   afterAll(() => {
     // For the lead's report: the run times of each run.
-    for (const r of Object.values(runs)) console.log(`[slidge e2e] run ${r.kind}: slidge ready ${r.ms.slidgeReady} ms, scenario ${r.ms.scenario} ms, whole run ${r.ms.total} ms`);
+    for (const r of Object.values(runs)) console.log(`[slidge e2e] run ${r.kind}: slidge ready ${r.ms.slidgeReady} ms, scenario ${r.ms.scenario} ms, restart ${r.ms.restart} ms, whole run ${r.ms.total} ms`);
   });
 
   it('slidge runs here (Debian 13 root with python3-slidge)', () => {
@@ -245,6 +276,8 @@ const title = 'slidge 0.2.12 with a fake legacy network on Prosody 13: direct, t
     runs.direct = r;
     expect(r.bobRoster).toEqual(['alice@example.test', 'baba@fakenet.example.test', 'bibi@fakenet.example.test', GW]);
     expect(r.bobBookmarks).toBe(`items: room1@${GW}`);
+    // After the restart: the MDS affiliation as alice and as bob, granted.
+    expect(r.restart.ownerAnswers).toEqual(['alice@example.test: result', 'bob@example.test: result']);
   }, 120_000);
 
   it('(b) through privguard with the same rights: the same for alice and bob', async () => {
@@ -253,6 +286,7 @@ const title = 'slidge 0.2.12 with a fake legacy network on Prosody 13: direct, t
     expect(r.bobRoster).toEqual(['alice@example.test', 'baba@fakenet.example.test', 'bibi@fakenet.example.test', GW]);
     expect(r.bobBookmarks).toBe(`items: room1@${GW}`);
     expect(r.audit.filter((a) => a.verdict === 'denied')).toEqual([]);
+    expect(r.restart.ownerAnswers).toEqual(['alice@example.test: result', 'bob@example.test: result']);
   }, 120_000);
 
   it('(c) through privguard with examples/slidge.yaml narrowed to alice: alice as before; nothing of bob\'s touched; slidge falls back cleanly', async () => {
@@ -269,6 +303,13 @@ const title = 'slidge 0.2.12 with a fake legacy network on Prosody 13: direct, t
     // gets a second, error answer from slixmpp. Both are slidge's, and harmless.)
     expect(r.slidgeLog).not.toMatch(/Crash in|Exception in __main__/);
     expect(r.slidgeLog).toContain('privguard: roster set not allowed for this user');
+    // After the restart: pubsub#owner is not advertised, so slidge never sends the MDS affiliation
+    // (it warns and goes on); bob's roster set is refused, so slidge does not log bob in.
+    expect(r.restart.ownerAnswers).toEqual([]);
+    expect(r.restart.log).toContain('IQ privileges not granted for pubsub#owner namespace');
+    expect(r.restart.log).toContain('not logging them automatically');
+    expect(r.restart.bobLogins).toBe(1);
+    expect(r.restart.log).not.toMatch(/Crash in|Exception in __main__/);
   }, 120_000);
 
   it('what the gateway and each client received: (a) and (b) differ only where privguard changes things', () => {

@@ -4,7 +4,8 @@
  * (test/e2e/components/fakenet, copied into a temp dir of the root). The plugin
  * writes one JSON line per event (login, text, presence, …) to a file the test
  * reads, so the test waits on events with deadlines. Stop by PID; the temp dir
- * (slidge's home, database, log) is removed.
+ * (slidge's home, database, log) is removed, or kept to restart slidge on it
+ * (`resume`), as an admin restarts a gateway with registered users.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
@@ -35,9 +36,12 @@ export interface SlidgeInstance {
   waitEvent(what: string, pred: (e: FakenetEvent) => boolean, timeoutMs?: number): Promise<FakenetEvent>;
   /** slidge's own log (and console). */
   log(): string;
+  /** The instance's directory: [host path, path inside the root]. */
+  dir: [host: string, inside: string];
   /** Whether the process has exited (e.g. crashed). */
   exited(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  stop(): Promise<void>;
+  /** Stop by PID; the directory is removed unless `keep` (to resume it). */
+  stop(opts?: { keep?: boolean }): Promise<void>;
 }
 
 export interface SlidgeOptions {
@@ -50,13 +54,15 @@ export interface SlidgeOptions {
   userJidValidator: string;
   /** Readiness deadline. */
   timeoutMs?: number;
+  /** Restart where a stopped instance left off (its home: users, contacts, database). */
+  resume?: SlidgeInstance;
 }
 
 export async function startSlidge(opts: SlidgeOptions): Promise<SlidgeInstance> {
   const missing = slidgeMissing();
   if (missing) throw new Error(missing);
-  const [dir, inside] = chrootTempDir('privguard-slidge-');
-  cpSync(PLUGIN_DIR, join(dir, 'plugin', 'fakenet'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
+  const [dir, inside] = opts.resume?.dir ?? chrootTempDir('privguard-slidge-');
+  if (!opts.resume) cpSync(PLUGIN_DIR, join(dir, 'plugin', 'fakenet'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
   const eventsFile = join(dir, 'events.jsonl');
   const logFile = join(dir, 'slidge.log');
   const [bin, args] = chrootArgv(
@@ -92,7 +98,9 @@ export async function startSlidge(opts: SlidgeOptions): Promise<SlidgeInstance> 
   child.stderr?.on('data', (d: Buffer) => (console += d.toString()));
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exitPromise = new Promise<void>((resolve) => child.once('exit', (code, signal) => ((exit = { code, signal }), resolve())));
-  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') + console;
+  // A resumed instance appends to the same log: read only what this one wrote.
+  const logStart = existsSync(logFile) ? readFileSync(logFile, 'utf8').length : 0;
+  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(logStart) : '') + console;
   const events = (): FakenetEvent[] =>
     existsSync(eventsFile)
       ? readFileSync(eventsFile, 'utf8')
@@ -100,14 +108,14 @@ export async function startSlidge(opts: SlidgeOptions): Promise<SlidgeInstance> 
           .filter((l) => l.trim() !== '')
           .map((l) => JSON.parse(l) as FakenetEvent)
       : [];
-  const stop = async () => {
+  const stop = async (o: { keep?: boolean } = {}) => {
     if (!exit) {
       child.kill('SIGTERM');
       const killed = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exitPromise;
       clearTimeout(killed);
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (!o.keep) rmSync(dir, { recursive: true, force: true });
   };
   try {
     await waitFor(
@@ -138,6 +146,7 @@ export async function startSlidge(opts: SlidgeOptions): Promise<SlidgeInstance> 
         25,
       ),
     log,
+    dir: [dir, inside],
     exited: () => exit,
     stop,
   };
