@@ -33,6 +33,8 @@ const nameSlots: string[] = new Array<string>(NAME_SLOTS).fill('');
 /** The name in buf[start, end) (its hash computed while scanning), or undefined when it is no QName. */
 export function nameAt(buf: string, start: number, end: number, hash: number): string | undefined {
   const n = end - start;
+  // Empty slots hold '': without this an empty name would be "found" there, never validated.
+  if (n === 0) return undefined;
   if (n > MAX_KEPT_NAME) {
     const name = buf.slice(start, end);
     return QNAME.test(name) ? name : undefined;

@@ -5,6 +5,9 @@
 --                       <Xb/> parses (a name's first character), and <aXb/>
 --   "doc <n>\n<n bytes>" -> "1\n" when a component stream header followed by
 --                       the bytes parses, else "0 <expat's error>\n"
+--   "tree <n>\n<n bytes>" -> how libexpat reads each top-level element of the
+--                       bytes (after the header): "= " and the stanzas in the
+--                       canonical form of tree() joined by ";" (or "! <error>")
 local lxp = require "lxp"
 
 local HEADER = "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' " ..
@@ -33,11 +36,72 @@ local function names()
   io.write(table.concat(start), "\n", table.concat(char), "\n")
 end
 
+-- Escape a string onto one line: '%', control characters and the
+-- separators of the canonical form as %XX.
+local function esc(str)
+  return (str:gsub("[%%%c|=,;{}()]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+-- A stanza as "{ns}local(attr=value,...)[child,...]": attributes sorted by
+-- their expanded name ("uri\1local" for a prefixed one, as Prosody's parser
+-- reports them), adjacent character data joined into one text child.
+local function tree(doc)
+  local out, stack, depth = {}, {}, 0
+  local function flush()
+    local top = stack[#stack]
+    if top and top.text then
+      top.children[#top.children + 1] = "'" .. esc(table.concat(top.text))
+      top.text = nil
+    end
+  end
+  local handlers = {
+    Comment = restricted, ProcessingInstruction = restricted, StartDoctypeDecl = restricted,
+    StartElement = function(_, name, attrs)
+      depth = depth + 1
+      if depth == 1 then return end
+      flush()
+      local ns, loc = name:match("^(.-)\1(.*)$")
+      if not ns then ns, loc = "", name end
+      local list = {}
+      for i = 1, #attrs do list[#list + 1] = esc(attrs[i]) .. "=" .. esc(attrs[attrs[i]]) end
+      table.sort(list)
+      stack[#stack + 1] = { head = "{" .. esc(ns) .. "}" .. esc(loc) .. "(" .. table.concat(list, ",") .. ")", children = {} }
+    end,
+    EndElement = function()
+      depth = depth - 1
+      if depth == 0 then return end
+      flush()
+      local el = table.remove(stack)
+      local s = el.head .. "[" .. table.concat(el.children, ",") .. "]"
+      if #stack == 0 then out[#out + 1] = s else local p = stack[#stack]; p.children[#p.children + 1] = s end
+    end,
+    CharacterData = function(_, text)
+      local top = stack[#stack]
+      if top then top.text = top.text or {}; top.text[#top.text + 1] = text end
+    end,
+  }
+  local p = lxp.new(handlers, "\1", false)
+  local ok, res, err = pcall(p.parse, p, doc)
+  pcall(p.close, p)
+  if not ok then return nil, res end
+  if not res then return nil, err end
+  return out
+end
+
 while true do
   local line = io.read("l")
   if line == nil then break end
   if line == "names" then
     names()
+  elseif line:match("^tree ") then
+    local n = tonumber(line:match("^tree (%d+)$"))
+    local doc = io.read(n)
+    local out, err = tree(HEADER .. doc)
+    if out then
+      io.write(#out == 0 and "=\n" or ("= " .. table.concat(out, ";") .. "\n"))
+    else
+      io.write("! ", (tostring(err):gsub("\n", " ")), "\n")
+    end
   else
     local n = tonumber(line:match("^doc (%d+)$"))
     local doc = io.read(n)

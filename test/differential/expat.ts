@@ -58,6 +58,17 @@ export class Expat {
     return line === '1' ? true : line!.slice(2);
   }
 
+  /**
+   * How libexpat reads the bytes after a component stream header: each
+   * top-level element in the canonical form of expat.lua's tree(), or its error.
+   */
+  async tree(stanzaBytes: Buffer): Promise<string[] | { error: string }> {
+    const [line] = await this.#ask(Buffer.concat([Buffer.from(`tree ${stanzaBytes.length}\n`), stanzaBytes]), 1);
+    const text = Buffer.from(line!, 'latin1').toString('utf8');
+    if (text.startsWith('! ')) return { error: text.slice(2) };
+    return text === '=' ? [] : text.slice(2).split(';');
+  }
+
   close(): void {
     this.#proc.stdin.end();
   }

@@ -167,6 +167,11 @@ describe('StreamParser: what the server would reject is rejected', () => {
     ["'<' in an element name (no need to wait for '>')", '<<<'],
     ["'<' in an end tag", "<message to='a@b'></mess<"],
     ['empty namespace bound to a prefix', "<message xmlns:p=''/>"],
+    // Names are looked up in a cache whose empty slots hold '': an empty name must not be found there.
+    ['attribute without a name', "<message to='a@b' ='x'/>"],
+    ['attribute without a name after white space', "<message to='a@b'><x a='1' \n= 'x'/></message>"],
+    ['element without a name', "<message to='a@b'>< /></message>"],
+    ['element without a name, closed by an end tag without one', "<message to='a@b'><></></message>"],
   ])('%s → not-well-formed', (_what, body) => {
     const r = one(body);
     expect(r.failure?.condition).toBe('not-well-formed');
