@@ -12,8 +12,9 @@ export class Expat {
   #buf = '';
   #waiting: { lines: number; resolve: (lines: string[]) => void }[] = [];
 
-  constructor() {
-    this.#proc = spawn('lua5.4', [SCRIPT], { stdio: 'pipe' });
+  /** Another reader speaking the same protocol (fxml.escript: ejabberd's fast_xml) may be run instead. */
+  constructor(command = 'lua5.4', args: string[] = [SCRIPT]) {
+    this.#proc = spawn(command, args, { stdio: 'pipe' });
     this.#proc.stdout.setEncoding('latin1');
     this.#proc.stdout.on('data', (d: string) => {
       this.#buf += d;
