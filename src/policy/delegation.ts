@@ -267,5 +267,10 @@ export function decideDelegationReply(ctx: ReplyContext, el: Element): Verdict {
 
 /** Any delegation element in a request from the component (client mode, smuggling) is refused. */
 export function hasDelegationElement(el: Element): boolean {
-  return elementChildren(el).some((c) => c.getNS() === DELEGATION_NS[1] || c.getNS() === DELEGATION_NS[2]);
+  for (const c of el.children) {
+    if (typeof c === 'string') continue;
+    const ns = c.getNS();
+    if (ns === DELEGATION_NS[1] || ns === DELEGATION_NS[2]) return true;
+  }
+  return false;
 }

@@ -134,9 +134,10 @@ export function decideOutbound(ctx: OutboundContext, el: Element): Verdict {
   }
   // Messages and presences without a privilege or delegation element are nobody's business here.
   if (el.name !== 'iq' && !hasProtocolChild(el)) return pass(`<${el.name}>`);
-  const replies = { pending: ctx.delegationPending, wasPending: ctx.delegationClosed, component: ctx.component.name };
-  if (el.name === 'iq' && (type === 'result' || type === 'error') && isDelegationReply(replies, el)) {
-    return decideDelegationReply(replies, el);
+  if (el.name === 'iq' && (type === 'result' || type === 'error')) {
+    // Built only for a reply: a privileged message would make it for nothing.
+    const replies = { pending: ctx.delegationPending, wasPending: ctx.delegationClosed, component: ctx.component.name };
+    if (isDelegationReply(replies, el)) return decideDelegationReply(replies, el);
   }
   if (hasDelegationElement(el)) return deny(ctx, el, `<${el.name}>`, 'misplaced_delegation', 'forbidden');
   if (el.name === 'iq') {

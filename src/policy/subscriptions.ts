@@ -31,6 +31,8 @@ export interface SubscriptionView {
 }
 
 const DEFAULT_MAX_PAIRS = 100_000;
+/** No change: one shared empty list, as most stanzas (every message) change nothing. */
+const NONE: readonly SubscriptionChange[] = Object.freeze([]);
 
 export class SubscriptionLedger implements SubscriptionView {
   readonly #byUser = new Map<string, Set<string>>();
@@ -158,17 +160,17 @@ function bareOf(raw: unknown): string | undefined {
 }
 
 /** A roster set privguard forwards to the server (towards the bare JID of the roster's owner). */
-export function changesFromRosterSet(iq: Element): SubscriptionChange[] {
-  if (iq.name !== 'iq' || iq.attrs.type !== 'set') return [];
+export function changesFromRosterSet(iq: Element): readonly SubscriptionChange[] {
+  if (iq.name !== 'iq' || iq.attrs.type !== 'set') return NONE;
   const user = bareUser(iq.attrs.to);
-  if (user === undefined) return [];
+  if (user === undefined) return NONE;
   return rosterItems(iq).flatMap((item) => itemChange(user, item) ?? []);
 }
 
 /** A stanza the component sends: `unsubscribe` to a user ends what the user shared with the sender. */
-export function changesToServer(el: Element): SubscriptionChange[] {
+export function changesToServer(el: Element): readonly SubscriptionChange[] {
   if (el.name === 'iq') return changesFromRosterSet(el);
-  if (el.name !== 'presence' || el.attrs.type !== 'unsubscribe') return [];
+  if (el.name !== 'presence' || el.attrs.type !== 'unsubscribe') return NONE;
   const user = bareUser(el.attrs.to);
   const contact = bareOf(el.attrs.from);
   return user !== undefined && contact !== undefined ? [{ op: 'remove', user, contact }] : [];
@@ -179,23 +181,23 @@ export function changesToServer(el: Element): SubscriptionChange[] {
  * of the component, or a roster result/push from the bare JID of a user of a
  * domain the policy manages (only that user's server sends those).
  */
-export function changesFromServer(el: Element, managed: (domain: string) => boolean): SubscriptionChange[] {
+export function changesFromServer(el: Element, managed: (domain: string) => boolean): readonly SubscriptionChange[] {
   const type = el.attrs.type as string | undefined;
   if (el.name === 'presence') {
-    if (type !== 'subscribed' && type !== 'unsubscribed') return [];
+    if (type !== 'subscribed' && type !== 'unsubscribed') return NONE;
     const user = bareUser(el.attrs.from);
     const contact = bareOf(el.attrs.to);
-    if (user === undefined || contact === undefined) return [];
+    if (user === undefined || contact === undefined) return NONE;
     return [{ op: type === 'subscribed' ? 'add' : 'remove', user, contact }];
   }
-  if (el.name !== 'iq' || (type !== 'result' && type !== 'set')) return [];
+  if (el.name !== 'iq' || (type !== 'result' && type !== 'set')) return NONE;
   const from = typeof el.attrs.from === 'string' ? parseJid(el.attrs.from) : undefined;
-  if (!from?.ok || from.jid.local === '' || from.jid.resource !== '' || !managed(from.jid.domain)) return [];
+  if (!from?.ok || from.jid.local === '' || from.jid.resource !== '' || !managed(from.jid.domain)) return NONE;
   const user = from.jid.bare;
   const items = rosterItems(el);
   if (type === 'set') return items.flatMap((item) => itemChange(user, item) ?? []);
   // A roster result is the whole roster: items without a subscription share nothing.
-  if (!el.children.some((c) => typeof c !== 'string' && c.name === 'query' && c.getNS() === NS.roster)) return [];
+  if (!el.children.some((c) => typeof c !== 'string' && c.name === 'query' && c.getNS() === NS.roster)) return NONE;
   const changes: SubscriptionChange[] = [{ op: 'reset', user }];
   for (const item of items) {
     if (item.jid && item.jid.resource === '' && item.subscription !== undefined && SHARES.has(item.subscription)) {

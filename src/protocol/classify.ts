@@ -12,11 +12,19 @@ export type TopLevel =
   | { kind: 'stream-error'; condition: string | undefined; text: string | undefined }
   | { kind: 'other'; name: string; ns: string };
 
+// One answer per stanza name, shared (frozen): every stanza is classified, none needs its own object.
+const STANZA: Readonly<Record<StanzaName, TopLevel>> = {
+  message: Object.freeze({ kind: 'stanza', name: 'message' }),
+  presence: Object.freeze({ kind: 'stanza', name: 'presence' }),
+  iq: Object.freeze({ kind: 'stanza', name: 'iq' }),
+};
+const HANDSHAKE: TopLevel = Object.freeze({ kind: 'handshake' });
+
 export function classifyTopLevel(el: Element): TopLevel {
   const ns = (el.attrs.xmlns as string | undefined) ?? NS.component;
   if (ns === NS.component) {
-    if (isStanzaName(el.name)) return { kind: 'stanza', name: el.name };
-    if (el.name === 'handshake') return { kind: 'handshake' };
+    if (isStanzaName(el.name)) return STANZA[el.name];
+    if (el.name === 'handshake') return HANDSHAKE;
   }
   if (ns === NS.streams && el.name === 'error') {
     const condition = el.children.find(

@@ -54,7 +54,9 @@ export function elementChildren(el: Element): Element[] {
 
 /** The direct `<privilege/>` children of a stanza, with their version (any other namespace is not one). */
 export function privilegeChild(el: Element, name = 'privilege'): { el: Element; version: PrivilegeVersion } | undefined {
-  for (const c of elementChildren(el)) {
+  // Loops over children, not elementChildren(): this runs for every judged stanza and an array each time is garbage.
+  for (const c of el.children) {
+    if (typeof c === 'string') continue;
     const version = privilegeVersion(c.getNS());
     if (version !== undefined && c.name === name) return { el: c, version };
   }
@@ -63,7 +65,8 @@ export function privilegeChild(el: Element, name = 'privilege'): { el: Element; 
 
 /** True when any direct child lives in a privilege namespace (`privilege`, `privileged_iq`, anything). */
 export function hasPrivilegeElement(el: Element): boolean {
-  return elementChildren(el).some((c) => privilegeVersion(c.getNS()) !== undefined);
+  for (const c of el.children) if (typeof c !== 'string' && privilegeVersion(c.getNS()) !== undefined) return true;
+  return false;
 }
 
 const RANK = {
@@ -205,13 +208,25 @@ export type Forwarded = { ok: true; stanza: Element } | { ok: false; problem: st
  * `<forwarded/>`, which holds an optional `<delay/>` and exactly one stanza.
  */
 export function forwardedStanza(wrapper: Element): Forwarded {
-  const kids = elementChildren(wrapper);
-  if (kids.length !== 1) return { ok: false, problem: `<${wrapper.name}> must hold exactly one <forwarded/>` };
-  const fwd = kids[0]!;
+  // Counted in loops, without arrays of children: every privileged message and IQ comes here.
+  let fwd: Element | undefined;
+  let kids = 0;
+  for (const c of wrapper.children) {
+    if (typeof c === 'string') continue;
+    kids++;
+    fwd = c;
+  }
+  if (kids !== 1 || fwd === undefined) return { ok: false, problem: `<${wrapper.name}> must hold exactly one <forwarded/>` };
   if (fwd.name !== 'forwarded' || fwd.getNS() !== NS.forward) {
     return { ok: false, problem: `<${wrapper.name}> must hold <forwarded xmlns="${NS.forward}"/>` };
   }
-  const inner = elementChildren(fwd).filter((c) => !(c.name === 'delay' && c.getNS() === NS.delay));
-  if (inner.length !== 1) return { ok: false, problem: '<forwarded/> must hold exactly one stanza' };
-  return { ok: true, stanza: inner[0]! };
+  let stanza: Element | undefined;
+  let inner = 0;
+  for (const c of fwd.children) {
+    if (typeof c === 'string' || (c.name === 'delay' && c.getNS() === NS.delay)) continue;
+    inner++;
+    stanza = c;
+  }
+  if (inner !== 1 || stanza === undefined) return { ok: false, problem: '<forwarded/> must hold exactly one stanza' };
+  return { ok: true, stanza };
 }
