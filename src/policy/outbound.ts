@@ -258,7 +258,8 @@ function decidePrivilegedMessage(ctx: OutboundContext, el: Element, wrapper: { e
   }
   // message_to: whom the component may write to as this user.
   const { scope, rule } = found.policy.messageTo;
-  if (!scope.matches(target.jid, { component: ctx.component.name, server: domain, self: innerFrom.jid.bare })) {
+  // `any` (the default) matches without the context object: none is built per message then.
+  if (!scope.any && !scope.matches(target.jid, { component: ctx.component.name, server: domain, self: innerFrom.jid.bare })) {
     return deny(ctx, el, subject, 'out_of_scope', 'forbidden', { detail: `to ${target.jid.bare}`, rule, audit });
   }
   return pass(subject, audit);
@@ -277,7 +278,7 @@ function checkIqContent(ctx: OutboundContext, policy: CompiledPrivileges, user: 
   const to = rawTo === undefined ? undefined : parseJid(rawTo);
   if (to !== undefined && !to.ok) return { ok: false, reason: 'bad_structure', condition: 'bad-request', detail: 'the inner iq has a malformed "to"', rule: null };
   const target = to?.jid ?? user;
-  if (!entry.to.scope.matches(target, { component: ctx.component.name, server: user.domain, self: user.bare })) {
+  if (!entry.to.scope.any && !entry.to.scope.matches(target, { component: ctx.component.name, server: user.domain, self: user.bare })) {
     return { ok: false, reason: 'out_of_scope', condition: 'forbidden', detail: `to ${target.bare}`, rule: entry.to.rule };
   }
   if (entry.nodes) {

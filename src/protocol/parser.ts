@@ -72,7 +72,12 @@ export interface ParserLimits {
   serverStream?: boolean;
 }
 
-/** After this many stanzas in a row took the full path anyway, the next FRAME_SKIPS go there without a fast-path attempt. */
+/**
+ * After this many stanzas in a row took the full path anyway, the next
+ * FRAME_SKIPS go there without a fast-path attempt; after such a run one more
+ * miss starts the next run (a privileged flood pays for one attempt in 33, not
+ * 8 in 40), one hit starts counting afresh.
+ */
 const FRAME_MISSES = 8;
 const FRAME_SKIPS = 32;
 
@@ -246,7 +251,7 @@ export class StreamParser {
       }
       if (this.#tree.depth === 1 && this.#framing) {
         if (this.#frameSkips > 0) {
-          this.#frameSkips--;
+          if (--this.#frameSkips === 0) this.#frameMisses = FRAME_MISSES - 1;
         } else {
           const framed = frameStanza(buf, pos, this.#limits, this.#handlers.isJudged!);
           if (framed !== undefined && this.#handlers.onFramed!(framed)) {

@@ -10,10 +10,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chrootArgv, chrootTempDir, DEBIAN13_HINT, debian13Missing } from './debian13.js';
 import { waitFor } from '../../support/wait.js';
 
-const PLUGIN_DIR = join(import.meta.dirname, '..', 'components', 'fakenet');
+// (import.meta.dirname needs Node 20.11; package.json allows 20.10.)
+const PLUGIN_DIR = fileURLToPath(new URL('../components/fakenet', import.meta.url));
 
 /** Why slidge cannot run here, or undefined when it can. */
 export function slidgeMissing(): string | undefined {
