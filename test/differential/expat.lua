@@ -8,6 +8,9 @@
 --   "tree <n>\n<n bytes>" -> how libexpat reads each top-level element of the
 --                       bytes (after the header): "= " and the stanzas in the
 --                       canonical form of tree() joined by ";" (or "! <error>")
+--   "ptree <n>\n<n bytes>" -> the same, read by Prosody's own util.xmppstream
+--                       (the stanza objects its modules act on), or "! none"
+--                       when Prosody is not installed
 local lxp = require "lxp"
 
 local HEADER = "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' " ..
@@ -88,15 +91,60 @@ local function tree(doc)
   return out
 end
 
+-- Prosody's stream reader, when installed (Debian's prosody: /usr/lib/prosody).
+package.path = "/usr/lib/prosody/?.lua;" .. package.path
+package.cpath = "/usr/lib/prosody/?.so;" .. package.cpath
+local have_xmppstream, xmppstream = pcall(require, "util.xmppstream")
+local STREAM_NS, XML_NS, STREAM_LANG = "jabber:component:accept", "http://www.w3.org/XML/1998/namespace", "zz-stream"
+local PHEADER = "<?xml version='1.0'?><stream:stream xmlns='" .. STREAM_NS ..
+  "' xmlns:stream='http://etherx.jabber.org/streams' xml:lang='" .. STREAM_LANG .. "' to='c.example.org'>"
+
+-- A Prosody stanza object in tree()'s form. An element without an xmlns
+-- attribute is in the stream's namespace (Prosody writes one on every element
+-- in another namespace and inside one); xml:lang is "xml:lang" there; the
+-- xml:lang Prosody copies from the stream header onto a stanza is left out.
+local function pform(el, root)
+  local list = {}
+  for k, v in pairs(el.attr) do
+    if k ~= "xmlns" and not (root and k == "xml:lang" and v == STREAM_LANG) then
+      local x = k:match("^xml:(.*)$")
+      list[#list + 1] = esc(x and (XML_NS .. "\1" .. x) or k) .. "=" .. esc(v)
+    end
+  end
+  table.sort(list)
+  local children = {}
+  for _, c in ipairs(el) do
+    children[#children + 1] = type(c) == "string" and ("'" .. esc(c)) or pform(c, false)
+  end
+  return "{" .. esc(el.attr.xmlns or STREAM_NS) .. "}" .. esc(el.name) .. "(" .. table.concat(list, ",") .. ")[" .. table.concat(children, ",") .. "]"
+end
+
+local function ptree(doc)
+  if not have_xmppstream then return nil, "none" end
+  local out, failure = {}, nil
+  local session = { notopen = true }
+  local stream = xmppstream.new(session, {
+    default_ns = STREAM_NS,
+    streamopened = function(s) s.notopen = nil end,
+    handlestanza = function(_, stanza) out[#out + 1] = pform(stanza, true) end,
+    error = function(_, e, d) failure = failure or (tostring(e) .. " " .. tostring(d)) end,
+  })
+  local ok, err = stream:feed(PHEADER .. doc)
+  if failure then return nil, failure end
+  if not ok then return nil, tostring(err) end
+  return out
+end
+
 while true do
   local line = io.read("l")
   if line == nil then break end
   if line == "names" then
     names()
-  elseif line:match("^tree ") then
-    local n = tonumber(line:match("^tree (%d+)$"))
-    local doc = io.read(n)
-    local out, err = tree(HEADER .. doc)
+  elseif line:match("^p?tree ") then
+    local p, n = line:match("^(p?)tree (%d+)$")
+    local doc = io.read(tonumber(n))
+    local out, err
+    if p == "p" then out, err = ptree(doc) else out, err = tree(HEADER .. doc) end
     if out then
       io.write(#out == 0 and "=\n" or ("= " .. table.concat(out, ";") .. "\n"))
     else

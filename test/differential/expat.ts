@@ -12,8 +12,9 @@ export class Expat {
   #buf = '';
   #waiting: { lines: number; resolve: (lines: string[]) => void }[] = [];
 
-  constructor() {
-    this.#proc = spawn('lua5.4', [SCRIPT], { stdio: 'pipe' });
+  /** Another reader speaking the same protocol (fxml.escript: ejabberd's fast_xml) may be run instead. */
+  constructor(command = 'lua5.4', args: string[] = [SCRIPT]) {
+    this.#proc = spawn(command, args, { stdio: 'pipe' });
     this.#proc.stdout.setEncoding('latin1');
     this.#proc.stdout.on('data', (d: string) => {
       this.#buf += d;
@@ -61,9 +62,12 @@ export class Expat {
   /**
    * How libexpat reads the bytes after a component stream header: each
    * top-level element in the canonical form of expat.lua's tree(), or its error.
+   * `prosody`: as Prosody's util.xmppstream reads them (the stanza objects its
+   * modules act on); the error "none" when Prosody is not installed.
    */
-  async tree(stanzaBytes: Buffer): Promise<string[] | { error: string }> {
-    const [line] = await this.#ask(Buffer.concat([Buffer.from(`tree ${stanzaBytes.length}\n`), stanzaBytes]), 1);
+  async tree(stanzaBytes: Buffer, reader: 'expat' | 'prosody' = 'expat'): Promise<string[] | { error: string }> {
+    const command = reader === 'prosody' ? 'ptree' : 'tree';
+    const [line] = await this.#ask(Buffer.concat([Buffer.from(`${command} ${stanzaBytes.length}\n`), stanzaBytes]), 1);
     const text = Buffer.from(line!, 'latin1').toString('utf8');
     if (text.startsWith('! ')) return { error: text.slice(2) };
     return text === '=' ? [] : text.slice(2).split(';');

@@ -1,6 +1,7 @@
 /**
- * Differential test of what privguard forwards against how the server's parser
- * reads it: libexpat with Prosody's settings (expat.lua) builds each forwarded
+ * Differential test of what privguard forwards against how the servers read
+ * it: libexpat with Prosody's settings (expat.lua), Prosody's own
+ * util.xmppstream and ejabberd's fast_xml (fxml.escript) build each forwarded
  * stanza's tree, which must be the very tree privguard judged — same
  * namespaces (resolved), names, attributes (prefixed ones by namespace) and
  * text. Checked for both things privguard forwards from the full path: a judged
@@ -13,6 +14,8 @@
  * a reference), with reads suspended after a stanza as the rate limit does and
  * the fast path declining at random.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Element } from '@xmpp/xml';
@@ -36,11 +39,31 @@ const HEADERS = [
 // (A header whose default namespace is another one is refused by the listener: proxy/listener.ts.)
 const LIMITS = { maxStanzaBytes: 65536, maxDepth: 32 };
 
+/** Prosody's own stream reader (util/xmppstream.lua) is compared too where Prosody is installed (CI installs it). */
+const PROSODY = existsSync('/usr/lib/prosody/util/xmppstream.lua');
+const READERS = PROSODY ? (['expat', 'prosody'] as const) : (['expat'] as const);
+
+/** ejabberd's reader (fast_xml, Debian's erlang-p1-xml), run by fxml.escript, where it is installed. */
+const P1_XML = (() => {
+  const lib = '/usr/lib/erlang/lib';
+  const dir = existsSync(lib) ? readdirSync(lib).find((d) => d.startsWith('p1_xml-')) : undefined;
+  return dir !== undefined && existsSync('/usr/bin/escript') ? `${lib}/${dir}/ebin` : undefined;
+})();
+
 let expat: Expat;
+let fxml: Expat | undefined;
 beforeAll(() => {
   expat = new Expat();
+  if (P1_XML) fxml = new Expat('escript', [fileURLToPath(new URL('./fxml.escript', import.meta.url)), P1_XML]);
 });
-afterAll(() => expat.close());
+afterAll(() => {
+  expat.close();
+  fxml?.close();
+});
+
+type Reader = 'expat' | 'prosody' | 'ejabberd';
+const ALL_READERS: Reader[] = [...READERS, ...(P1_XML ? (['ejabberd'] as const) : [])];
+const read = (s: Buffer, reader: Reader) => (reader === 'ejabberd' ? fxml!.tree(s) : expat.tree(s, reader));
 
 /** As expat.lua's esc(): '%', control characters and the form's separators as %XX. */
 const esc = (s: string): string => s.replace(/[%\x00-\x1f\x7f|=,;{}()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
@@ -206,14 +229,22 @@ async function compare(inputs: { bytes: Buffer; cuts: number[]; suspend: boolean
 }
 
 describe('differential: libexpat reads what privguard forwards as the tree privguard judged', () => {
-  it('the canonical forms agree on a known stanza (the comparison can see a difference)', async () => {
-    const xml = "<message to='a@b' from='c.example.org' xml:lang='en'><x xmlns='urn:a' id='1'>hi &amp; <y/>z</x><p:q xmlns:p='urn:p' p:a='1'/></message>";
+  it.each(ALL_READERS)('the canonical forms agree on a known stanza (the comparison can see a difference): %s', async (reader) => {
+    const xml = "<message to='a@b' from='c.example.org' xml:lang='en'><x xmlns='urn:a' id='1'>hi &amp; <y/>z</x><p:q xmlns:p='urn:p' p:a='1'/><b/></message>";
     const [f] = parse(Buffer.from(xml), [], false);
-    expect(await expat.tree(Buffer.from(f!.serialised))).toEqual([f!.judged]);
+    expect(await read(Buffer.from(f!.serialised), reader)).toEqual([f!.judged]);
     // A different namespace, attribute or text is a different form.
-    for (const other of [xml.replace("'urn:a'", "'urn:b'"), xml.replace("id='1'", "id='2'"), xml.replace('hi', 'ho'), xml.replace("p:a='1'", "a='1'")]) {
-      expect(await expat.tree(Buffer.from(other))).not.toEqual([f!.judged]);
+    for (const other of [xml.replace("'urn:a'", "'urn:b'"), xml.replace("id='1'", "id='2'"), xml.replace('hi', 'ho'), xml.replace("p:a='1'", "a='1'"), xml.replace('<b/>', "<b xmlns='urn:a'/>")]) {
+      expect(await read(Buffer.from(other), reader)).not.toEqual([f!.judged]);
     }
+  });
+
+  (process.env.CI && !PROSODY ? it : it.skip)("needs Prosody's util/xmppstream.lua (CI installs it: sh scripts/ensure-prosody.sh)", () => {
+    expect(PROSODY).toBe(true);
+  });
+
+  (process.env.CI && !P1_XML ? it : it.skip)("needs ejabberd's fast_xml (erlang-p1-xml) and escript", () => {
+    expect(P1_XML).toBeDefined();
   });
 
   it('generated hostile streams, cut anywhere into reads', async () => {
