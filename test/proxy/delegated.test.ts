@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawComponent } from '../support/component.js';
-import { startFakeStack, type FakeStack } from '../support/fake-stack.js';
+import { openAdvertised, startFakeStack, type FakeStack } from '../support/fake-stack.js';
 import { waitFor } from '../support/wait.js';
 
 const MAM = 'urn:xmpp:mam:2';
@@ -19,10 +18,7 @@ afterEach(async () => {
 
 async function online(opts: Parameters<typeof startFakeStack>[0] = {}) {
   stack = await startFakeStack({ fake: { afterHandshake: ADV }, componentA: DELEGATIONS, ...opts });
-  const raw = await RawComponent.open(stack.port, 'a.example.org');
-  await raw.waitFor((s) => s.name === 'message' && s.attrs.from === 'example.org', 'advertisement');
-  const conn = await waitFor('upstream', () => stack!.fake.connections[0]);
-  return { raw, conn };
+  return openAdvertised(stack);
 }
 
 /** The inner error condition of privguard's wrapped answer for wrapper id `w`. */

@@ -4,8 +4,7 @@
  * hidden JIDs), and report mode (the original goes on, audited would_filter).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawComponent } from '../support/component.js';
-import { startFakeStack, type FakeStack } from '../support/fake-stack.js';
+import { openAdvertised, startFakeStack, type FakeStack } from '../support/fake-stack.js';
 import { waitFor } from '../support/wait.js';
 
 const ADV = `<message from='example.org' to='a.example.org'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both' push='true'/><perm access='presence' type='roster'/></privilege></message>`;
@@ -20,10 +19,7 @@ afterEach(async () => {
 
 async function online(top = '') {
   stack = await startFakeStack({ fake: { afterHandshake: ADV }, componentA: PRIVILEGES, top });
-  const raw = await RawComponent.open(stack.port, 'a.example.org');
-  await raw.waitFor((s) => s.name === 'message' && s.attrs.from === 'example.org', 'advertisement');
-  const conn = await waitFor('upstream', () => stack!.fake.connections[0]);
-  return { raw, conn };
+  return openAdvertised(stack);
 }
 
 const RESULT = `<iq type='result' id='g1' from='alice@example.org' to='a.example.org'><query xmlns='jabber:iq:roster'><item jid='bob@example.org' subscription='both'/><item jid='x@a.example.org'/></query></iq>`;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawComponent } from '../support/component.js';
-import { startFakeStack, type FakeStack } from '../support/fake-stack.js';
+import { openAdvertised, startFakeStack, type FakeStack } from '../support/fake-stack.js';
 import { waitFor } from '../support/wait.js';
 
 const ADV = `<message from='example.org' to='a.example.org'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/><perm access='iq'><namespace ns='jabber:iq:private' type='both'/></perm></privilege></message>`;
@@ -18,10 +18,7 @@ afterEach(async () => {
 
 async function online(opts: Parameters<typeof startFakeStack>[0] = {}) {
   stack = await startFakeStack({ fake: { afterHandshake: ADV }, componentA: PRIVILEGES, ...opts });
-  const raw = await RawComponent.open(stack.port, 'a.example.org');
-  await raw.waitFor((s) => s.name === 'message' && s.attrs.from === 'example.org', 'advertisement');
-  const conn = await waitFor('upstream', () => stack!.fake.connections[0]);
-  return { raw, conn };
+  return openAdvertised(stack);
 }
 
 const errorOf = (raw: RawComponent, id: string) =>

@@ -5,8 +5,7 @@
  * both go on, audited would_deny with the scope rule that would have refused them.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawComponent } from '../support/component.js';
-import { startFakeStack, type FakeStack } from '../support/fake-stack.js';
+import { openAdvertised, startFakeStack, type FakeStack } from '../support/fake-stack.js';
 import { waitFor } from '../support/wait.js';
 
 const PUBSUB = 'http://jabber.org/protocol/pubsub';
@@ -29,10 +28,7 @@ afterEach(async () => {
 
 async function online(top = '') {
   stack = await startFakeStack({ fake: { afterHandshake: ADV }, componentA: PRIVILEGES, top });
-  const raw = await RawComponent.open(stack.port, 'a.example.org');
-  await raw.waitFor((s) => s.name === 'message' && s.attrs.from === 'example.org', 'advertisement');
-  const conn = await waitFor('upstream', () => stack!.fake.connections[0]);
-  return { raw, conn };
+  return openAdvertised(stack);
 }
 
 const RULES = {

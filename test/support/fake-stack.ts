@@ -4,7 +4,8 @@ import { startSidecar, type Sidecar } from '../../src/index.js';
 import { createMemoryAuditSink, type AuditRecord } from '../../src/observe/audit.js';
 import { FakeServer, type FakeServerOptions } from './fake-server.js';
 import { freePort } from './ports.js';
-import { COMPONENT_SECRET, recordingLogger } from './component.js';
+import { COMPONENT_SECRET, RawComponent, recordingLogger } from './component.js';
+import { waitFor } from './wait.js';
 
 export interface FakeStack {
   fake: FakeServer;
@@ -66,4 +67,15 @@ ${(opts.componentA ?? '').split('\n').map((l) => `    ${l}`).join('\n')}
       await fake.stop();
     },
   };
+}
+
+/**
+ * Connects a.example.org to a running stack and waits until it holds the
+ * server's advertisement (rights are learned from it, so act only after).
+ */
+export async function openAdvertised(stack: FakeStack): Promise<{ raw: RawComponent; conn: FakeStack['fake']['connections'][number] }> {
+  const raw = await RawComponent.open(stack.port, 'a.example.org');
+  await raw.waitFor((s) => s.name === 'message' && s.attrs.from === 'example.org', 'advertisement');
+  const conn = await waitFor('upstream', () => stack.fake.connections[0]);
+  return { raw, conn };
 }
