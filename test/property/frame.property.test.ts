@@ -432,7 +432,7 @@ const privInputArb = fc.tuple(
   fc.constantFrom('', ' ', '\n'),
   // Speaking as the server (auto) is the fast path's case; a fixed version may mean translating: always the full path.
   fc.constantFrom(...Array<string>(4).fill('{ privilege: auto, delegation: auto }'), '{ privilege: 2, delegation: auto }', '{ privilege: 1, delegation: auto }'),
-  fc.constantFrom('enforce', 'enforce', 'report') as fc.Arbitrary<'enforce' | 'report'>,
+  fc.constantFrom<'enforce' | 'report'>('enforce', 'enforce', 'report'),
 );
 
 const COMPILED = new Map<string, ReturnType<typeof compilePolicy>>();
