@@ -186,9 +186,10 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
         const depth = open.length / 2;
         if (shape !== undefined) {
           if (!shape.open(depth, nameStart, nameEnd, ns, childMarks)) return undefined;
-        } else if (ns !== undefined && isJudged(ns)) {
+        } else if (ns !== undefined) {
+          // A privilege wrapper starts the one judged shape the fast path reads; any other judged namespace ends it.
           shape = PrivilegedShape.start(name === 'message', depth, rootKids === 0, buf, nameStart, nameEnd, ns, isJudged);
-          if (shape === undefined) return undefined;
+          if (shape === undefined && isJudged(ns)) return undefined;
         }
         if (depth === 1) rootKids++;
       }
