@@ -86,8 +86,15 @@ function sameNameBefore(buf: string, marks: number[], start: number, end: number
  * Frame the stanza starting at `buf[pos] === '<'` (a start tag at stream
  * level). Returns it, or undefined when the full parser must take it (it does
  * not qualify, is malformed, over a limit, or not complete in `buf`).
+ *
+ * `plain`: the caller knows that every character of `buf` is printable ASCII
+ * other than '&' and ']' (protocol/utf8.ts finds that out from the bytes far
+ * more cheaply than a loop here could). Then nothing in a text run or an
+ * attribute value needs a look but the '<' or quote that ends it, found with
+ * indexOf, and such runs add no UTF-8 bytes beyond one per character.
+ * Without it every character of them is looked at.
  */
-export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJudged: (ns: string) => boolean): FramedStanza | undefined {
+export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJudged: (ns: string) => boolean, plain = false): FramedStanza | undefined {
   const len = buf.length;
   const maxChars = limits.maxStanzaBytes;
   // Open elements as [nameStart, nameEnd] pairs into buf (no strings built).
@@ -126,6 +133,7 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
       const marks = root ? rootMarks : childMarks;
       if (!root) childMarks.length = 0;
       let selfClosing = false;
+      let lt = -1; // with `plain`: the next '<' at or after the value being read, found once per tag
       for (;;) {
         const wsStart = j;
         while (j < len && isWs(buf.charCodeAt(j))) j++;
@@ -155,13 +163,23 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
         if (quote !== 0x22 && quote !== 0x27) return undefined;
         const valueStart = j + 1;
         let k = valueStart;
-        for (; k < len; k++) {
-          const v = buf.charCodeAt(k);
-          if (v === quote) break;
-          if (v < 0x20 || v === 0x26 /* & */ || v === 0x3c /* < */ || v === 0xfffe || v === 0xffff) return undefined;
-          if (v >= 0x80) extra += extraUtf8(v);
+        if (plain) {
+          k = buf.indexOf(quote === 0x22 ? '"' : "'", valueStart);
+          if (k === -1) return undefined;
+          if (lt < valueStart) {
+            lt = buf.indexOf('<', valueStart);
+            if (lt === -1) lt = len;
+          }
+          if (lt < k) return undefined;
+        } else {
+          for (; k < len; k++) {
+            const v = buf.charCodeAt(k);
+            if (v === quote) break;
+            if (v < 0x20 || v === 0x26 /* & */ || v === 0x3c /* < */ || v === 0xfffe || v === 0xffff) return undefined;
+            if (v >= 0x80) extra += extraUtf8(v);
+          }
+          if (k >= len) return undefined;
         }
-        if (k >= len) return undefined;
         if (marks.length >= MAX_FAST_ATTRS * 4 || sameNameBefore(buf, marks, attrStart, attrEnd)) return undefined;
         marks.push(attrStart, attrEnd, valueStart, k);
         if (attrEnd - attrStart === 5 && buf.startsWith('xmlns', attrStart)) {
@@ -181,19 +199,24 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
     }
     // Character data up to the next tag.
     let k = i;
-    for (; k < len; k++) {
-      const c = buf.charCodeAt(k);
-      if (c === 0x3c) break;
-      if (c < 0x20) {
-        if (c !== 0x0a && c !== 0x09 && c !== 0x0d) return undefined;
-      } else if (c >= 0x80) {
-        if (c === 0xfffe || c === 0xffff) return undefined;
-        extra += extraUtf8(c);
-      } else if (c === 0x26 /* & */ || (c === 0x5d /* ] */ && buf.charCodeAt(k + 1) === 0x5d && buf.charCodeAt(k + 2) === 0x3e)) {
-        return undefined;
+    if (plain) {
+      k = buf.indexOf('<', i);
+      if (k === -1) return undefined;
+    } else {
+      for (; k < len; k++) {
+        const c = buf.charCodeAt(k);
+        if (c === 0x3c) break;
+        if (c < 0x20) {
+          if (c !== 0x0a && c !== 0x09 && c !== 0x0d) return undefined;
+        } else if (c >= 0x80) {
+          if (c === 0xfffe || c === 0xffff) return undefined;
+          extra += extraUtf8(c);
+        } else if (c === 0x26 /* & */ || (c === 0x5d /* ] */ && buf.charCodeAt(k + 1) === 0x5d && buf.charCodeAt(k + 2) === 0x3e)) {
+          return undefined;
+        }
       }
+      if (k >= len) return undefined;
     }
-    if (k >= len) return undefined;
     i = k;
   }
   if (i - pos + extra > maxChars) return undefined;
