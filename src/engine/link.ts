@@ -14,12 +14,10 @@
 import type { Element } from '@xmpp/xml';
 import type { Mode } from '../config/schema.js';
 import { classifyTopLevel } from '../protocol/classify.js';
-import { wrappedError } from '../protocol/delegation.js';
 import type { FramedStanza } from '../protocol/frame.js';
 import { isStreamErrorCondition, type StreamErrorCondition } from '../protocol/ns.js';
 import { buildAdvertisement, parseAdvertisement } from '../protocol/privilege.js';
 import { cloneElement, serialize } from '../protocol/serialize.js';
-import { stanzaError } from '../protocol/stanzas.js';
 import { checkComponentElement } from '../policy/addressing.js';
 import type { CompiledComponent } from '../policy/compile.js';
 import { effectiveDelegation, isNestingQuery } from '../policy/delegation.js';
@@ -29,10 +27,12 @@ import { decideInbound, type InboundContext } from '../policy/inbound.js';
 import { decideOutbound, type OutboundContext } from '../policy/outbound.js';
 import { changesFromServer, changesToServer, SubscriptionLedger } from '../policy/subscriptions.js';
 import { verdictText, type DelegatedIqTrack, type Verdict } from '../policy/verdict.js';
-import { decisionEvent, userOf, type DecisionVerdict, type EndReason } from './decision.js';
+import { answerDelegated, answerPrivileged, refuseDelegated, refusePrivileged, sendReplies, type PendingPrivileged } from './answers.js';
+import { decisionEvent, type DecisionVerdict, type EndReason } from './decision.js';
 import type { LinkEffects } from './effects.js';
 import { PendingTable } from './pending.js';
 import { PresenceDedup } from './presence.js';
+import { inboundContext, outboundContext } from './contexts.js';
 import { buildSnapshot, type LinkSnapshot } from './snapshot.js';
 import { LinkVersions } from './versions.js';
 import { delegationNeverActivatedText, NestingWatch } from './nesting-watch.js';
@@ -51,15 +51,6 @@ export interface LinkOptions {
   timed?: boolean;
   /** Subscriptions seen for this component so far (the listener keeps them across reconnects). */
   subscriptions?: SubscriptionLedger;
-}
-
-/** A privileged IQ waiting for the server. */
-export interface PendingPrivileged {
-  request: Element;
-  /** The managed user's bare JID. */
-  user: string;
-  domain: string;
-  namespace: string | undefined;
 }
 
 /** The link's tables, read-only (snapshots and the status page read them). */
@@ -110,30 +101,16 @@ export class Link {
     this.#delegated = new PendingTable(opts.maxPending, opts.pendingTimeoutMs);
     this.#versions = new LinkVersions(opts.compiled.speaks);
     this.#subscriptions = opts.subscriptions ?? new SubscriptionLedger();
-    const privileged = this.#privileged;
-    const delegated = this.#delegated;
-    this.#out = {
-      component: opts.compiled,
+    const tables = {
+      compiled: opts.compiled,
       grants: this.#grants,
-      isPending: (id) => privileged.has(id),
-      get pendingFull() {
-        return privileged.full;
-      },
-      delegationPending: (id) => delegated.get(id),
-      delegationClosed: (id) => delegated.closed(id),
-    };
-    this.#in = {
-      component: opts.compiled,
-      grants: this.#grants,
-      pendingUser: (id) => privileged.get(id)?.user,
-      expiredUser: (id) => privileged.expired(id)?.user,
+      privileged: this.#privileged,
+      delegated: this.#delegated,
       delegations: this.#delegations,
-      isDelegationPending: (id) => delegated.has(id),
-      get delegationPendingFull() {
-        return delegated.full;
-      },
       subscriptions: this.#subscriptions,
     };
+    this.#out = outboundContext(tables);
+    this.#in = inboundContext(tables);
   }
 
   get open(): boolean {
@@ -187,8 +164,8 @@ export class Link {
   /** Answer every pending IQ whose deadline has come. */
   tick(now: number): void {
     if (!this.#open) return;
-    this.#privileged.expire(now, (p) => this.#answerPrivileged(p, 'timeout'));
-    this.#delegated.expire(now, (t) => this.#answerDelegated(t, 'timeout'));
+    this.#privileged.expire(now, (p) => answerPrivileged(this.#fx, this.name, this.#mode, p, 'timeout'));
+    this.#delegated.expire(now, (t) => answerDelegated(this.#fx, this.name, this.#mode, t, 'timeout'));
     for (const domain of this.#nesting.due(now)) {
       this.#fx.log('warn', { component: this.name, domain, bug: 'ejabberd#4336' }, delegationNeverActivatedText(domain));
     }
@@ -235,7 +212,7 @@ export class Link {
     });
     for (const t of gone) {
       this.#delegated.take(t.id);
-      this.#answerDelegated(t, 'delegation_removed');
+      answerDelegated(this.#fx, this.name, this.#mode, t, 'delegation_removed');
     }
   }
 
@@ -249,8 +226,8 @@ export class Link {
   close(why: EndReason, condition?: StreamErrorCondition, text?: string): void {
     if (!this.#open) return;
     this.#open = false;
-    this.#delegated.drain((t) => this.#answerDelegated(t, why));
-    this.#privileged.drain((p) => this.#answerPrivileged(p, why));
+    this.#delegated.drain((t) => answerDelegated(this.#fx, this.name, this.#mode, t, why));
+    this.#privileged.drain((p) => answerPrivileged(this.#fx, this.name, this.#mode, p, why));
     this.#fx.closeStreams(condition, text);
   }
 
@@ -308,7 +285,7 @@ export class Link {
           const p: PendingPrivileged = { request: el, user: v.track.user, domain: v.track.domain, namespace: v.audit?.namespace };
           if (!this.#privileged.add(v.track.id, p, this.#now())) {
             // Cannot happen after the decision checked both; never forward untracked.
-            this.#fx.toComponent(serialize(stanzaError(el, 'wait', 'resource-constraint', 'privguard: too many pending requests', this.name)), undefined);
+            refusePrivileged(this.#fx, this.name, el);
             return;
           }
         }
@@ -326,7 +303,7 @@ export class Link {
         }
         this.#record(v, el, 'denied');
         this.#fx.log('info', { component: this.name, reason: v.reason }, verdictText(v));
-        this.#sendReplies(v.replies);
+        sendReplies(this.#fx, v.replies);
         return;
       case 'rewrite':
         if (v.audit) this.#record(v, el, 'allowed');
@@ -373,7 +350,7 @@ export class Link {
       // The server sent the component's request back instead of answering it (ejabberd #4347): answered
       // here in every mode, as no answer will come; the copy is not a request of the server's.
       const p = this.#privileged.take(v.settle.id);
-      if (p) this.#answerPrivileged(p, 'looped_request');
+      if (p) answerPrivileged(this.#fx, this.name, this.#mode, p, 'looped_request');
       return;
     }
     if (v.learn) {
@@ -409,7 +386,7 @@ export class Link {
         this.#record(v, el, 'denied');
         // Answered here: a reply the component sends for it later is no reply.
         if (v.track) this.#delegated.markAnswered(v.track.id);
-        this.#sendReplies(v.replies);
+        sendReplies(this.#fx, v.replies);
         return;
       case 'filter': {
         // Content outside the component's scopes: a reduced stanza (or none) goes on.
@@ -422,7 +399,7 @@ export class Link {
         }
         this.#record(v, el, 'filtered');
         if (v.stanza) this.#toComponent(v.stanza, el.name);
-        this.#sendReplies(v.replies);
+        sendReplies(this.#fx, v.replies);
         return;
       }
     }
@@ -432,13 +409,6 @@ export class Link {
   #toComponent(el: Element, kind: string | undefined): void {
     this.#versions.toComponent(el);
     this.#fx.toComponent(serialize(el), kind);
-  }
-
-  #sendReplies(replies: readonly { to: 'component' | 'server'; stanza: Element }[]): void {
-    for (const r of replies) {
-      if (r.to === 'component') this.#fx.toComponent(serialize(r.stanza), undefined);
-      else this.#fx.toServer(serialize(r.stanza), undefined);
-    }
   }
 
   #applyGrant(grant: EffectiveGrant, wider: string[]): void {
@@ -452,35 +422,12 @@ export class Link {
     );
   }
 
-  // ── answers in someone's place ────────────────────────────────────────
-
   /** Remember a delegated IQ going to the component; if there is no room, answer it now (and remember that). */
   #trackDelegated(t: DelegatedIqTrack): boolean {
     if (this.#delegated.add(t.id, t, this.#now())) return true;
     this.#delegated.markAnswered(t.id);
-    this.#fx.toServer(serialize(wrappedError(t.request, t.inner, t.version, 'resource-constraint')), undefined);
+    refuseDelegated(this.#fx, t);
     return false;
-  }
-
-  /** Answer a delegated IQ in the component's place: the user gets service-unavailable (if the server is still there). */
-  #answerDelegated(t: DelegatedIqTrack, reason: EndReason | 'delegation_removed'): void {
-    const info = { action: 'delegation.forward', domain: t.domain, user: userOf(t.inner.attrs.from as string | undefined, t.domain), namespace: t.namespace };
-    this.#fx.decision(decisionEvent(this.name, this.#mode, 'reject', 'denied', reason, info.action, info, undefined, t.id));
-    if (reason !== 'server_gone') this.#fx.toServer(serialize(wrappedError(t.request, t.inner, t.version, 'service-unavailable')), undefined);
-  }
-
-  /**
-   * Answer a privileged IQ in the server's place: the component gets remote-server-timeout (if it is still
-   * there), or service-unavailable when the server sent the request back and will never answer it.
-   */
-  #answerPrivileged(p: PendingPrivileged, reason: EndReason | 'looped_request'): void {
-    const text = verdictText({ reason, rule: null, subject: 'privileged iq' });
-    const id = p.request.attrs.id as string | undefined;
-    const info = { action: `iq.${String(p.request.attrs.type)}`, domain: p.domain, user: userOf(p.user, p.domain), namespace: p.namespace };
-    this.#fx.decision(decisionEvent(this.name, this.#mode, 'reject', 'denied', reason, info.action, info, undefined, id));
-    this.#fx.log('warn', { component: this.name, id, reason }, text);
-    const error = reason === 'looped_request' ? stanzaError(p.request, 'cancel', 'service-unavailable', text, this.name) : stanzaError(p.request, 'wait', 'remote-server-timeout', text, this.name);
-    if (reason !== 'component_gone') this.#fx.toComponent(serialize(error), undefined);
   }
 
   #record(v: Verdict, el: Element, verdict: DecisionVerdict, subject?: string): void {
