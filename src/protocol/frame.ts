@@ -83,6 +83,33 @@ function sameNameBefore(buf: string, marks: number[], start: number, end: number
 }
 
 /**
+ * The open elements' name positions: an array's API over storage kept from one
+ * stanza to the next. A fresh array per stanza, grown by push and trimmed again
+ * by pop, was a good part of what the fast path allocated (and so of the
+ * collector's work). Safe to share: frameStanza runs to its end without
+ * calling out but to isJudged.
+ */
+class OpenStack {
+  #items: number[] = [];
+  length = 0;
+
+  reset(): this {
+    this.length = 0;
+    return this;
+  }
+
+  push(start: number, end: number): void {
+    this.#items[this.length++] = start;
+    this.#items[this.length++] = end;
+  }
+
+  pop(): number | undefined {
+    return this.length === 0 ? undefined : this.#items[--this.length];
+  }
+}
+const OPEN = new OpenStack();
+
+/**
  * Frame the stanza starting at `buf[pos] === '<'` (a start tag at stream
  * level). Returns it, or undefined when the full parser must take it (it does
  * not qualify, is malformed, over a limit, or not complete in `buf`).
@@ -98,7 +125,7 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
   const len = buf.length;
   const maxChars = limits.maxStanzaBytes;
   // Open elements as [nameStart, nameEnd] pairs into buf (no strings built).
-  const open: number[] = [];
+  const open = OPEN.reset();
   let name = '';
   const rootMarks: number[] = [];
   const childMarks: number[] = []; // reused: only duplicates are looked for there
