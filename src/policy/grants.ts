@@ -67,7 +67,12 @@ export function effectiveGrant(
   // Neither Prosody nor ejabberd writes push, nor sends pushes: privguard repeats the server's
   // word (an omitted push stays omitted) and writes push only where it turns it off.
   const pushStated = s.push !== undefined || push !== roster.get;
-  return { grant: { domain, version: adv.version, server: s, policy, roster, push, pushStated, message, presence, iq }, wider };
+  // A perm the server left out grants nothing on either side, so it stays left out.
+  const stated = s.stated;
+  return {
+    grant: { domain, version: adv.version, server: s, policy, roster, push, pushStated, message, presence, iq, ...(stated ? { stated } : {}) },
+    wider,
+  };
 }
 
 /** Without an advertisement file, `explain` assumes the server grants what the policy grants. */

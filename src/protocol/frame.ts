@@ -90,15 +90,49 @@ function sameNameBefore(buf: string, marks: number[], start: number, end: number
 }
 
 /**
+ * The open elements' name positions: an array's API over storage kept from one
+ * stanza to the next. A fresh array per stanza, grown by push and trimmed again
+ * by pop, was a good part of what the fast path allocated (and so of the
+ * collector's work). Safe to share: frameStanza runs to its end without
+ * calling out but to isJudged.
+ */
+class OpenStack {
+  #items: number[] = [];
+  length = 0;
+
+  reset(): this {
+    this.length = 0;
+    return this;
+  }
+
+  push(start: number, end: number): void {
+    this.#items[this.length++] = start;
+    this.#items[this.length++] = end;
+  }
+
+  pop(): number | undefined {
+    return this.length === 0 ? undefined : this.#items[--this.length];
+  }
+}
+const OPEN = new OpenStack();
+
+/**
  * Frame the stanza starting at `buf[pos] === '<'` (a start tag at stream
  * level). Returns it, or undefined when the full parser must take it (it does
  * not qualify, is malformed, over a limit, or not complete in `buf`).
+ *
+ * `plain`: the caller knows that every character of `buf` is printable ASCII
+ * other than '&' and ']' (protocol/utf8.ts finds that out from the bytes far
+ * more cheaply than a loop here could). Then nothing in a text run or an
+ * attribute value needs a look but the '<' or quote that ends it, found with
+ * indexOf, and such runs add no UTF-8 bytes beyond one per character.
+ * Without it every character of them is looked at.
  */
-export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJudged: (ns: string) => boolean): FramedStanza | undefined {
+export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJudged: (ns: string) => boolean, plain = false): FramedStanza | undefined {
   const len = buf.length;
   const maxChars = limits.maxStanzaBytes;
   // Open elements as [nameStart, nameEnd] pairs into buf (no strings built).
-  const open: number[] = [];
+  const open = OPEN.reset();
   let name = '';
   const rootMarks: number[] = [];
   const childMarks: number[] = []; // reused: only duplicates are looked for there (and the inner message's are copied)
@@ -136,6 +170,7 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
       if (!root) childMarks.length = 0;
       let selfClosing = false;
       let ns: string | undefined; // the namespace this element declares
+      let lt = -1; // with `plain`: the next '<' at or after the value being read, found once per tag
       for (;;) {
         const wsStart = j;
         while (j < len && isWs(buf.charCodeAt(j))) j++;
@@ -165,13 +200,23 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
         if (quote !== 0x22 && quote !== 0x27) return undefined;
         const valueStart = j + 1;
         let k = valueStart;
-        for (; k < len; k++) {
-          const v = buf.charCodeAt(k);
-          if (v === quote) break;
-          if (v < 0x20 || v === 0x26 /* & */ || v === 0x3c /* < */ || v === 0xfffe || v === 0xffff) return undefined;
-          if (v >= 0x80) extra += extraUtf8(v);
+        if (plain) {
+          k = buf.indexOf(quote === 0x22 ? '"' : "'", valueStart);
+          if (k === -1) return undefined;
+          if (lt < valueStart) {
+            lt = buf.indexOf('<', valueStart);
+            if (lt === -1) lt = len;
+          }
+          if (lt < k) return undefined;
+        } else {
+          for (; k < len; k++) {
+            const v = buf.charCodeAt(k);
+            if (v === quote) break;
+            if (v < 0x20 || v === 0x26 /* & */ || v === 0x3c /* < */ || v === 0xfffe || v === 0xffff) return undefined;
+            if (v >= 0x80) extra += extraUtf8(v);
+          }
+          if (k >= len) return undefined;
         }
-        if (k >= len) return undefined;
         if (marks.length >= MAX_FAST_ATTRS * 4 || sameNameBefore(buf, marks, attrStart, attrEnd)) return undefined;
         marks.push(attrStart, attrEnd, valueStart, k);
         if (attrEnd - attrStart === 5 && buf.startsWith('xmlns', attrStart)) {
@@ -202,19 +247,24 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
     }
     // Character data up to the next tag.
     let k = i;
-    for (; k < len; k++) {
-      const c = buf.charCodeAt(k);
-      if (c === 0x3c) break;
-      if (c < 0x20) {
-        if (c !== 0x0a && c !== 0x09 && c !== 0x0d) return undefined;
-      } else if (c >= 0x80) {
-        if (c === 0xfffe || c === 0xffff) return undefined;
-        extra += extraUtf8(c);
-      } else if (c === 0x26 /* & */ || (c === 0x5d /* ] */ && buf.charCodeAt(k + 1) === 0x5d && buf.charCodeAt(k + 2) === 0x3e)) {
-        return undefined;
+    if (plain) {
+      k = buf.indexOf('<', i);
+      if (k === -1) return undefined;
+    } else {
+      for (; k < len; k++) {
+        const c = buf.charCodeAt(k);
+        if (c === 0x3c) break;
+        if (c < 0x20) {
+          if (c !== 0x0a && c !== 0x09 && c !== 0x0d) return undefined;
+        } else if (c >= 0x80) {
+          if (c === 0xfffe || c === 0xffff) return undefined;
+          extra += extraUtf8(c);
+        } else if (c === 0x26 /* & */ || (c === 0x5d /* ] */ && buf.charCodeAt(k + 1) === 0x5d && buf.charCodeAt(k + 2) === 0x3e)) {
+          return undefined;
+        }
       }
+      if (k >= len) return undefined;
     }
-    if (k >= len) return undefined;
     i = k;
   }
   if (i - pos + extra > maxChars) return undefined;
@@ -222,6 +272,7 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
   const framed = new FramedStanza(name, buf, pos, i, rootMarks, shape);
   // A privileged message goes on as it arrived only where the full path would send these very
   // characters: a stanza with a CR in its text is sent re-serialised there (line ends normalised).
-  if (shape !== undefined && framed.xml.indexOf('\r') !== -1) return undefined;
+  // (`plain` input has no control character at all.)
+  if (shape !== undefined && !plain && framed.xml.indexOf('\r') !== -1) return undefined;
   return framed;
 }

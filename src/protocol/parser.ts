@@ -93,6 +93,10 @@ export class StreamParser {
   #pending = '';
   /** True when #pending holds an incomplete markup token (waits for '>'). */
   #pendingMarkup = false;
+  /** Whether #pending, #held and the input being run are `plain` (see write()): a slice of plain input is plain. */
+  #pendingPlain = false;
+  #heldPlain = false;
+  #runPlain = false;
   /** The open elements and their namespace scopes. */
   #tree: ElementTree;
   /** UTF-8 bytes consumed by the stanza being read (0 between stanzas). */
@@ -155,23 +159,31 @@ export class StreamParser {
     this.#suspended = false;
     const held = this.#held;
     this.#held = '';
-    return held.length > 0 ? this.write(held) : undefined;
+    return held.length > 0 ? this.write(held, this.#heldPlain) : undefined;
   }
 
-  /** Feed decoded characters. Returns a failure once; afterwards writes are no-ops. */
-  write(chunk: string): ParseFailure | undefined {
+  /**
+   * Feed decoded characters. Returns a failure once; afterwards writes are no-ops.
+   * `plain`: every character of `chunk` is printable ASCII other than '&' and
+   * ']' (protocol/utf8.ts says so from the bytes); the fast path then skips
+   * looking at each character of text and attribute values (frame.ts).
+   */
+  write(chunk: string, plain = false): ParseFailure | undefined {
     if (this.#phase === 'ended' || this.#phase === 'failed' || chunk.length === 0) return undefined;
     if (this.#suspended) {
+      this.#heldPlain = (this.#held.length === 0 || this.#heldPlain) && plain;
       this.#held += chunk;
       return undefined;
     }
     try {
       if (this.#pendingMarkup && chunk.indexOf('>') === -1) {
         // An incomplete tag cannot complete without '>': append, bound, wait.
+        this.#pendingPlain = (this.#pending.length === 0 || this.#pendingPlain) && plain;
         this.#pending += chunk;
         this.#checkOpenToken(this.#pending.length);
         return undefined;
       }
+      this.#runPlain = plain && (this.#pending.length === 0 || this.#pendingPlain);
       const buf = this.#pending.length > 0 ? this.#pending + chunk : chunk;
       this.#pending = '';
       this.#pendingMarkup = false;
@@ -225,6 +237,7 @@ export class StreamParser {
 
   #defer(buf: string, from: number, markup: boolean): void {
     this.#pending = buf.slice(from);
+    this.#pendingPlain = this.#runPlain;
     this.#pendingMarkup = markup;
     this.#checkOpenToken(this.#pending.length);
   }
@@ -242,6 +255,7 @@ export class StreamParser {
       if (this.#phase !== 'prolog' && this.#phase !== 'stream') return;
       if (this.#suspended) {
         // Held unparsed (and uncounted) until resume().
+        this.#heldPlain = this.#runPlain && (this.#held.length === 0 || this.#heldPlain);
         this.#held = buf.slice(pos) + this.#held;
         return;
       }
@@ -253,7 +267,7 @@ export class StreamParser {
         if (this.#frameSkips > 0) {
           if (--this.#frameSkips === 0) this.#frameMisses = FRAME_MISSES - 1;
         } else {
-          const framed = frameStanza(buf, pos, this.#limits, this.#handlers.isJudged!);
+          const framed = frameStanza(buf, pos, this.#limits, this.#handlers.isJudged!, this.#runPlain);
           if (framed !== undefined && this.#handlers.onFramed!(framed)) {
             this.#frameMisses = 0;
             pos += framed.xml.length;
@@ -313,6 +327,7 @@ export class StreamParser {
     }
     if (stop < end) {
       this.#pending = buf.slice(stop, end);
+      this.#pendingPlain = this.#runPlain;
       this.#pendingMarkup = false;
     }
     return end;

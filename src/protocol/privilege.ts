@@ -41,6 +41,19 @@ export interface PrivilegeGrant {
   presence: PresenceAccess;
   /** Namespace → types; namespaces granted nothing are absent. */
   iq: ReadonlyMap<string, ReadWrite>;
+  /** Which perms the server wrote at all (unset: all of them). */
+  stated?: StatedPerms;
+}
+
+/**
+ * Which of the roster, message and presence perms an advertisement names. A
+ * perm left out grants nothing (XEP-0356 §4), the same as one of type `none`;
+ * Prosody leaves out what it does not grant, and privguard repeats that.
+ */
+export interface StatedPerms {
+  roster: boolean;
+  message: boolean;
+  presence: boolean;
 }
 
 export interface Advertisement {
@@ -151,7 +164,14 @@ export function parseAdvertisement(message: Element): Advertisement | undefined 
   if (presenceAccess === 'roster' && !rosterRw.get) presenceAccess = 'managed_entity';
   return {
     version: priv.version,
-    grant: { roster: rosterRw, push, message: messageAccess ?? 'none', presence: presenceAccess, iq },
+    grant: {
+      roster: rosterRw,
+      push,
+      message: messageAccess ?? 'none',
+      presence: presenceAccess,
+      iq,
+      stated: { roster: roster !== undefined, message: messageAccess !== undefined, presence: presence !== undefined },
+    },
   };
 }
 
@@ -169,11 +189,20 @@ export interface AdvertisedRights {
   message: MessageAccess;
   presence: PresenceAccess;
   iq: ReadonlyMap<string, ReadWrite>;
+  /**
+   * The perms the server wrote. A perm it left out is written only if it is
+   * granted (never: privguard grants no more than the server), so the
+   * component reads the same advertisement as from the server itself. Unset:
+   * every perm is written, `none` included.
+   */
+  stated?: StatedPerms;
 }
 
 /**
- * Writes an advertisement: every perm explicit (`none` included), `push` on :2
- * as `pushStated` says, iq namespaces as siblings, and no iq perm on :1, which has none.
+ * Writes an advertisement: each perm the server stated or that grants
+ * something (`none` included when the server stated it and the policy took it
+ * away), `push` on :2 as `pushStated` says, iq namespaces as siblings, and no
+ * iq perm on :1, which has none.
  */
 export function buildAdvertisement(
   from: string,
@@ -187,11 +216,15 @@ export function buildAdvertisement(
   if (id !== undefined) attrs.id = id;
   const message = new Element('message', attrs);
   const priv = message.c('privilege', { xmlns: ns });
-  const roster: Record<string, string> = { access: 'roster', type: accessOf(rights.roster) };
-  if (version >= 2 && (rights.pushStated ?? true)) roster.push = String(rights.push);
-  priv.c('perm', roster);
-  priv.c('perm', { access: 'message', type: rights.message });
-  priv.c('perm', { access: 'presence', type: rights.presence });
+  const stated = rights.stated;
+  const rosterType = accessOf(rights.roster);
+  if (rosterType !== 'none' || (stated?.roster ?? true)) {
+    const roster: Record<string, string> = { access: 'roster', type: rosterType };
+    if (version >= 2 && (rights.pushStated ?? true)) roster.push = String(rights.push);
+    priv.c('perm', roster);
+  }
+  if (rights.message !== 'none' || (stated?.message ?? true)) priv.c('perm', { access: 'message', type: rights.message });
+  if (rights.presence !== 'none' || (stated?.presence ?? true)) priv.c('perm', { access: 'presence', type: rights.presence });
   if (version >= 2 && rights.iq.size > 0) {
     const iq = priv.c('perm', { access: 'iq' });
     for (const [name, rw] of [...rights.iq].sort(([a], [b]) => byCodeUnits(a, b))) {

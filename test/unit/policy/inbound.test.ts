@@ -32,6 +32,24 @@ describe('privilege advertisements (XEP-0356 §4.2)', () => {
     expect(v.audit).toEqual({ action: 'advertise', domain: 'example.test' });
   });
 
+  it('leaves out a perm the server left out, as Prosody 13 does for slidge (no presence), and writes none where the policy takes one away', () => {
+    const c = context('example.test: { roster: both, message: none }').in;
+    const omitted = decideInbound(
+      c,
+      stanza(`<message from='example.test' to='pubsub.example.test'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/><perm access='message' type='outgoing'/></privilege></message>`),
+    );
+    expect(omitted.action === 'rewrite' && serialize(omitted.stanza)).toBe(
+      '<message from="example.test" to="pubsub.example.test"><privilege xmlns="urn:xmpp:privilege:2"><perm access="roster" type="both"/><perm access="message" type="none"/></privilege></message>',
+    );
+    const stated = decideInbound(
+      c,
+      stanza(`<message from='example.test' to='pubsub.example.test'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/><perm access='presence' type='roster'/></privilege></message>`),
+    );
+    expect(stated.action === 'rewrite' && serialize(stated.stanza)).toBe(
+      '<message from="example.test" to="pubsub.example.test"><privilege xmlns="urn:xmpp:privilege:2"><perm access="roster" type="both"/><perm access="presence" type="none"/></privilege></message>',
+    );
+  });
+
   it('says where the policy asks for more than the server grants', () => {
     const v = decideInbound(
       context('example.test: { roster: both, message: outgoing, iq: { a: set } }').in,

@@ -66,6 +66,14 @@ describe('parseAdvertisement', () => {
     expect(adv.grant.message).toBe('outgoing');
   });
 
+  it('records which perms the server wrote (Prosody leaves out presence it does not grant)', () => {
+    const adv = parseAdvertisement(
+      stanza(`<message from='d'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/><perm access='message' type='outgoing'/></privilege></message>`),
+    )!;
+    expect(adv.grant.stated).toEqual({ roster: true, message: true, presence: false });
+    expect(adv.grant.presence).toBe('none');
+  });
+
   it('ignores a look-alike in another namespace', () => {
     expect(parseAdvertisement(stanza(`<message from='d'><privilege xmlns='urn:evil'><perm access='roster' type='both'/></privilege></message>`))).toBeUndefined();
   });
@@ -88,6 +96,21 @@ describe('buildAdvertisement', () => {
 
   it('round-trips through the parser', () => {
     const adv = parseAdvertisement(stanza(serialize(buildAdvertisement('d', 'c', rights, 2))))!;
-    expect(adv.grant).toEqual({ ...rights, iq: new Map([['a', rw(false, true)], ['z', rw(true, true)]]) });
+    expect(adv.grant).toEqual({
+      ...rights,
+      iq: new Map([['a', rw(false, true)], ['z', rw(true, true)]]),
+      stated: { roster: true, message: true, presence: true },
+    });
+  });
+
+  it('leaves out a perm the server left out when it grants nothing, and keeps one the server stated', () => {
+    const quiet = { ...rights, roster: rw(false, false), message: 'none' as const, iq: new Map() };
+    expect(serialize(buildAdvertisement('d', 'c', { ...quiet, stated: { roster: false, message: true, presence: false } }, 2))).toBe(
+      '<message from="d" to="c"><privilege xmlns="urn:xmpp:privilege:2"><perm access="message" type="none"/></privilege></message>',
+    );
+    // A granted perm is written whatever `stated` says.
+    expect(serialize(buildAdvertisement('d', 'c', { ...rights, stated: { roster: false, message: false, presence: false } }, 1))).toBe(
+      '<message from="d" to="c"><privilege xmlns="urn:xmpp:privilege:1"><perm access="roster" type="get"/><perm access="message" type="outgoing"/></privilege></message>',
+    );
   });
 });
