@@ -17,6 +17,8 @@
  */
 import { NS, privilegeVersion, type PrivilegeVersion } from './ns.js';
 
+const NO_MARKS: readonly number[] = Object.freeze([]);
+
 function named(buf: string, start: number, end: number, name: string): boolean {
   return end - start === name.length && buf.startsWith(name, start);
 }
@@ -27,8 +29,8 @@ export class PrivilegedShape {
   readonly #isJudged: (ns: string) => boolean;
   /** 1: inside <privilege>, 2: inside <forwarded>, 3: the inner message has opened. */
   #step = 1;
-  /** [nameStart, nameEnd, valueStart, valueEnd] per attribute of the inner message, into #buf. */
-  #inner: number[] = [];
+  /** [nameStart, nameEnd, valueStart, valueEnd] per attribute of the inner message, into #buf (none until it opens). */
+  #inner: readonly number[] = NO_MARKS;
 
   private constructor(version: PrivilegeVersion, buf: string, isJudged: (ns: string) => boolean) {
     this.version = version;
