@@ -21,7 +21,7 @@ import { cloneElement, serialize } from '../protocol/serialize.js';
 import { checkComponentElement } from '../policy/addressing.js';
 import type { CompiledComponent } from '../policy/compile.js';
 import { effectiveDelegation, isNestingQuery } from '../policy/delegation.js';
-import { framedInboundPasses, framedOutboundPasses } from '../policy/framed.js';
+import { framedInboundPasses, framedOutboundPasses, framedPrivilegedPass } from '../policy/framed.js';
 import { effectiveGrant, type EffectiveGrant } from '../policy/grants.js';
 import { decideInbound, type InboundContext } from '../policy/inbound.js';
 import { decideOutbound, type OutboundContext } from '../policy/outbound.js';
@@ -33,7 +33,7 @@ import type { LinkEffects } from './effects.js';
 import { PendingTable } from './pending.js';
 import { PresenceDedup } from './presence.js';
 import { inboundContext, outboundContext } from './contexts.js';
-import { buildSnapshot, type LinkSnapshot } from './snapshot.js';
+import { buildSnapshot, type LinkSnapshot, type LinkState } from './snapshot.js';
 import { LinkVersions } from './versions.js';
 import { delegationNeverActivatedText, NestingWatch } from './nesting-watch.js';
 
@@ -51,17 +51,6 @@ export interface LinkOptions {
   timed?: boolean;
   /** Subscriptions seen for this component so far (the listener keeps them across reconnects). */
   subscriptions?: SubscriptionLedger;
-}
-
-/** The link's tables, read-only (snapshots and the status page read them). */
-export interface LinkState {
-  compiled: CompiledComponent;
-  grants: ReadonlyMap<string, EffectiveGrant>;
-  advertisements: ReadonlyMap<string, Element>;
-  delegations: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
-  versions: LinkVersions;
-  privileged: PendingTable<PendingPrivileged>;
-  delegated: PendingTable<DelegatedIqTrack>;
 }
 
 export class Link {
@@ -236,9 +225,27 @@ export class Link {
   readonly #isDelegationReply = (id: string): boolean => this.#delegated.has(id) || this.#delegated.closed(id);
   readonly #isPrivilegedResponse = (id: string): boolean => this.#privileged.has(id) || this.#privileged.expired(id) !== undefined;
 
-  /** The fast path: true if the stanza went on as it arrived (nothing in it is judged but its root). */
+  /** The fast path: true if the stanza went on as it arrived (nothing in it is judged but its root, or a privileged message that passes). */
   framedFromComponent(f: FramedStanza): boolean {
-    if (!this.#open || !framedOutboundPasses(this.name, f, this.#isDelegationReply)) return false;
+    if (!this.#open) return false;
+    if (f.privileged !== undefined) return this.#framedPrivileged(f);
+    if (!framedOutboundPasses(this.name, f, this.#isDelegationReply)) return false;
+    this.#fx.toServer(f.xml, f.name);
+    return true;
+  }
+
+  /**
+   * A privileged message without a tree, by the full path's own decision, taken only when it passes as
+   * it arrived (then the full path would just record it and forward it). A refusal (its reply needs the
+   * tree), a component that may need translating, and explain (its verdict log wants the tree) go back.
+   */
+  #framedPrivileged(f: FramedStanza): boolean {
+    if (this.#versions.translates || this.#fx.verdict !== undefined) return false;
+    const t0 = this.#timed ? process.hrtime.bigint() : 0n;
+    const v = framedPrivilegedPass(this.#out, this.name, f);
+    if (v === undefined) return false;
+    if (this.#timed) this.#fx.decisionTime!(Number(process.hrtime.bigint() - t0) / 1e9);
+    this.#recordOn(v, f.name, f.attr('id'), 'allowed');
     this.#fx.toServer(f.xml, f.name);
     return true;
   }
@@ -431,8 +438,12 @@ export class Link {
   }
 
   #record(v: Verdict, el: Element, verdict: DecisionVerdict, subject?: string): void {
+    this.#recordOn(v, el.name, el.attrs.id as string | undefined, verdict, subject);
+  }
+
+  /** The decision event of verdict `v` on a stanza named `name` with id `id` (a tree or a framed stanza). */
+  #recordOn(v: Verdict, name: string, id: string | undefined, verdict: DecisionVerdict, subject?: string): void {
     const a = v.audit;
-    const e = decisionEvent(this.name, this.#mode, v.action, verdict, v.reason, subject ?? a?.action ?? `stanza.${el.name}`, a, v.rule?.path, el.attrs.id as string | undefined);
-    this.#fx.decision(e);
+    this.#fx.decision(decisionEvent(this.name, this.#mode, v.action, verdict, v.reason, subject ?? a?.action ?? `stanza.${name}`, a, v.rule?.path, id));
   }
 }

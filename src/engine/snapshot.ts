@@ -6,11 +6,27 @@
  * delegations; the namespace versions on each leg; and the pending tables.
  * Plain data (no Maps), ready for JSON.
  */
+import type { Element } from '@xmpp/xml';
 import type { Mode } from '../config/schema.js';
-import type { CompiledPrivileges } from '../policy/compile.js';
+import type { CompiledComponent, CompiledPrivileges } from '../policy/compile.js';
 import type { Versions } from '../protocol/translate.js';
 import { accessOf, parseAdvertisement, type MessageAccess, type PresenceAccess, type ReadWrite, type RosterAccess } from '../protocol/privilege.js';
-import type { LinkState } from './link.js';
+import type { EffectiveGrant } from '../policy/grants.js';
+import type { DelegatedIqTrack } from '../policy/verdict.js';
+import type { PendingPrivileged } from './answers.js';
+import type { PendingTable } from './pending.js';
+import type { LinkVersions } from './versions.js';
+
+/** A link's tables, read-only (snapshots and the status page read them). */
+export interface LinkState {
+  compiled: CompiledComponent;
+  grants: ReadonlyMap<string, EffectiveGrant>;
+  advertisements: ReadonlyMap<string, Element>;
+  delegations: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
+  versions: LinkVersions;
+  privileged: PendingTable<PendingPrivileged>;
+  delegated: PendingTable<DelegatedIqTrack>;
+}
 
 export interface Rights {
   roster: RosterAccess;

@@ -36,6 +36,11 @@ export class LinkVersions {
     this.#asServer = speaks.privilege === 'auto' && speaks.delegation === 'auto';
   }
 
+  /** Whether a component stanza may be translated on its way to the server (then it is never sent as it arrived). */
+  get translates(): boolean {
+    return !this.#asServer;
+  }
+
   /** Learn from a server stanza; returns the domain whose versions it showed. */
   learn(el: Element): { domain: string; versions: Versions } | undefined {
     const seen = detectVersions(el);

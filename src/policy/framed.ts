@@ -1,16 +1,20 @@
 /**
  * Decisions on fast-path stanzas (protocol/frame.ts): stanzas that declare no
- * namespace privguard judges, so only their root can matter. Each function
- * answers whether the full engine would let the stanza through untouched, from
- * the root's name and attributes alone; `false` sends it to the full path,
- * which judges it (and does everything else: errors, audit, tracking). A
- * `true` here must never be a stanza the full engine would stop, rewrite,
- * track or audit; test/property/frame.property.test.ts checks that.
+ * namespace privguard judges, so only their root can matter, and privileged
+ * messages in the one shape the framer recognises. Each function answers
+ * whether the full engine would let the stanza through untouched; `false`
+ * (undefined) sends it to the full path, which judges it (and does everything
+ * else: errors, audit, tracking). A `true` here must never be a stanza the
+ * full engine would stop, rewrite or track; for a privileged message the
+ * verdict is the full engine's own (the same function decides), audit included.
+ * test/property/frame.property.test.ts checks all of it.
  */
 import type { FramedStanza } from '../protocol/frame.js';
 import { DISCO, NS, isReservedNamespace } from '../protocol/ns.js';
 import { isCanonicalJid } from '../protocol/jid.js';
 import { checkAddressing } from './addressing.js';
+import { judgePrivilegedMessage, type OutboundContext } from './outbound.js';
+import type { Verdict } from './verdict.js';
 
 /**
  * Whether an element in this namespace can change what privguard decides about
@@ -25,6 +29,7 @@ export function isJudgedNamespace(ns: string): boolean {
 
 /** A component's stanza towards the server. `isDelegationReply`: an id the delegation table knows (pending or recently answered). */
 export function framedOutboundPasses(component: string, s: FramedStanza, isDelegationReply: (id: string) => boolean): boolean {
+  if (s.privileged !== undefined) return false;
   if (s.name === 'iq') {
     const type = s.attr('type');
     const id = s.attr('id');
@@ -35,6 +40,11 @@ export function framedOutboundPasses(component: string, s: FramedStanza, isDeleg
   } else if (s.name !== 'message') {
     return false;
   }
+  return addressingPasses(component, s);
+}
+
+/** The component's addressing and the prepared form of its root's JIDs, as the full path checks them first. */
+function addressingPasses(component: string, s: FramedStanza): boolean {
   const from = s.attr('from');
   const to = s.attr('to');
   // A JID not in prepared form is refused by the full path (policy/outbound.ts).
@@ -43,11 +53,29 @@ export function framedOutboundPasses(component: string, s: FramedStanza, isDeleg
 }
 
 /**
+ * A privileged message from the component, read without a tree: the verdict
+ * of the full path's own decision (policy/outbound.ts) when it is a pass,
+ * else undefined. The framer guaranteed the rest of what decideOutbound
+ * checks on the way there: the root's only child is the <privilege/> wrapper
+ * (no delegation element beside it), holding one <forwarded/> that holds one
+ * jabber:client message.
+ */
+export function framedPrivilegedPass(ctx: OutboundContext, component: string, s: FramedStanza): Verdict | undefined {
+  const shape = s.privileged;
+  if (shape === undefined || s.name !== 'message' || !addressingPasses(component, s)) return undefined;
+  const inner = { name: 'message', ns: NS.client, from: shape.innerAttr('from'), to: shape.innerAttr('to') };
+  const v = judgePrivilegedMessage(ctx, { to: s.attr('to'), version: shape.version, inner });
+  return v.action === 'pass' ? v : undefined;
+}
+
+/**
  * A server's stanza towards the component. Presence always takes the full path
  * (privilege-derived presence is filtered, duplicates are dropped).
  * `isPrivilegedResponse`: an id of a privileged IQ pending or answered late.
  */
 export function framedInboundPasses(s: FramedStanza, isPrivilegedResponse: (id: string) => boolean): boolean {
+  // A privilege element from the server is an advertisement: always judged.
+  if (s.privileged !== undefined) return false;
   if (s.name === 'message') return true;
   if (s.name !== 'iq') return false;
   const type = s.attr('type');

@@ -38,15 +38,10 @@ export interface OutboundContext {
 type Condition = 'forbidden' | 'bad-request' | 'resource-constraint' | 'jid-malformed';
 const ERROR_TYPE = { forbidden: 'auth', 'bad-request': 'modify', 'resource-constraint': 'wait', 'jid-malformed': 'modify' } as const;
 
+type DenyOptions = { rule?: Rule | null; detail?: string; audit?: AuditInfo };
+
 /** A denial answered to the component with a stanza error (or dropped, for errors and results). */
-function deny(
-  ctx: OutboundContext,
-  el: Element,
-  subject: string,
-  reason: Reason,
-  condition: Condition,
-  opts: { rule?: Rule | null; detail?: string; audit?: AuditInfo } = {},
-): Verdict {
+function deny(ctx: OutboundContext, el: Element, subject: string, reason: Reason, condition: Condition, opts: DenyOptions = {}): Verdict {
   const base = verdictBase(subject, reason, opts);
   const type = el.attrs.type as string | undefined;
   // RFC 6120 §8.3.1: never answer an error (or a result) with an error.
@@ -102,14 +97,33 @@ function auditAction(el: Element): string {
   return `stanza.${el.name}`;
 }
 
+/**
+ * A decision's refusal before it is a Verdict: deny() makes it one on the
+ * stanza (the error reply needs the stanza); the fast path gives the stanza
+ * to the full path instead.
+ */
+export interface Refusal {
+  action: 'refuse';
+  reason: Reason;
+  condition: Condition;
+  opts: DenyOptions;
+}
+
+const refuse = (reason: Reason, condition: Condition, opts: DenyOptions): Refusal => ({ action: 'refuse', reason, condition, opts });
+
 /** Refusal of a stanza naming a JID not in prepared form: jid-malformed, audited as non_canonical_jid. */
-function denyNonCanonical(ctx: OutboundContext, el: Element, subject: string, found: { detail: string; jid: Jid }, audit: AuditInfo): Verdict {
+function refuseNonCanonical(found: { detail: string; jid: Jid }, audit: AuditInfo): Refusal {
   // The audit line names the user the server would have acted for.
   if (audit.user === undefined && found.jid.local !== '' && (audit.domain === undefined || audit.domain === found.jid.domain)) {
     audit.domain = found.jid.domain;
     audit.user = found.jid.local;
   }
-  return deny(ctx, el, subject, 'non_canonical_jid', 'jid-malformed', { detail: found.detail, audit });
+  return refuse('non_canonical_jid', 'jid-malformed', { detail: found.detail, audit });
+}
+
+function denyNonCanonical(ctx: OutboundContext, el: Element, subject: string, found: { detail: string; jid: Jid }, audit: AuditInfo): Verdict {
+  const r = refuseNonCanonical(found, audit);
+  return deny(ctx, el, subject, r.reason, r.condition, r.opts);
 }
 
 /** Whether a direct child is a XEP-0356 or XEP-0355 element (one pass, the common case has none). */
@@ -210,59 +224,81 @@ function nonCanonicalItem(el: Element): { detail: string; jid: Jid } | undefined
   return undefined;
 }
 
-/** P2 — XEP-0356 §5: a message sent as the server or a managed user. */
+/**
+ * What the privileged-message decision reads of a stanza, and nothing else:
+ * the tree path (decideOutbound) and the fast path (policy/framed.ts, from
+ * the framer's marks) fill it in and get the same decision.
+ */
+export interface PrivilegedMessage {
+  /** The outer "to". */
+  to: string | undefined;
+  /** The version of the <privilege/> wrapper's namespace. */
+  version: PrivilegeVersion;
+  /** The forwarded stanza (XEP-0297 structure checked: protocol/privilege.ts), or what is wrong with the wrapper. */
+  inner: { name: string; ns: string | undefined; from: string | undefined; to: string | undefined } | { problem: string };
+}
+
+const PRIVILEGED_MESSAGE = 'privileged message';
+
+/** P2 — XEP-0356 §5 on a parsed stanza. */
 function decidePrivilegedMessage(ctx: OutboundContext, el: Element, wrapper: { el: Element; version: PrivilegeVersion }): Verdict {
-  const subject = 'privileged message';
+  const fwd = forwardedStanza(wrapper.el);
+  const inner = fwd.ok
+    ? { name: fwd.stanza.name, ns: fwd.stanza.getNS(), from: fwd.stanza.attrs.from as string | undefined, to: fwd.stanza.attrs.to as string | undefined }
+    : { problem: fwd.problem };
+  const v = judgePrivilegedMessage(ctx, { to: el.attrs.to as string | undefined, version: wrapper.version, inner });
+  return v.action === 'refuse' ? deny(ctx, el, PRIVILEGED_MESSAGE, v.reason, v.condition, v.opts) : v;
+}
+
+/** P2 — XEP-0356 §5: a message sent as the server or a managed user. A pass, or why not. */
+export function judgePrivilegedMessage(ctx: OutboundContext, m: PrivilegedMessage): Verdict | Refusal {
   const audit: AuditInfo = { action: 'message.outgoing' };
-  const to = parseJid((el.attrs.to as string | undefined) ?? '');
+  const to = parseJid(m.to ?? '');
   // Both servers act only on a message to the bare server domain.
   if (!to.ok || to.jid.local !== '' || to.jid.resource !== '') {
-    return deny(ctx, el, subject, 'not_managed_target', 'forbidden', { detail: 'the outer "to" must be the server domain', audit });
+    return refuse('not_managed_target', 'forbidden', { detail: 'the outer "to" must be the server domain', audit });
   }
   const domain = to.jid.domain;
   audit.domain = domain;
   const found = lookup(ctx, domain);
-  if (!found.ok) return deny(ctx, el, subject, found.reason, 'forbidden', { rule: found.rule, audit });
+  if (!found.ok) return refuse(found.reason, 'forbidden', { rule: found.rule, audit });
   if (found.grant.message !== 'outgoing') {
     if (found.policy.message !== 'outgoing') {
-      return deny(ctx, el, subject, 'policy_denied', 'forbidden', { rule: { path: `${found.policy.path}.message`, value: found.policy.message }, audit });
+      return refuse('policy_denied', 'forbidden', { rule: { path: `${found.policy.path}.message`, value: found.policy.message }, audit });
     }
-    return deny(ctx, el, subject, 'server_denied', 'forbidden', { audit });
+    return refuse('server_denied', 'forbidden', { audit });
   }
-  if (wrapper.version !== found.grant.version) {
-    return deny(ctx, el, subject, 'privilege_version', 'forbidden', { detail: `the server speaks ${PRIVILEGE_NS[found.grant.version]}`, audit });
+  if (m.version !== found.grant.version) {
+    return refuse('privilege_version', 'forbidden', { detail: `the server speaks ${PRIVILEGE_NS[found.grant.version]}`, audit });
   }
-  const fwd = forwardedStanza(wrapper.el);
-  if (!fwd.ok) return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: fwd.problem, audit });
-  const inner = fwd.stanza;
-  if (inner.name !== 'message') return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the forwarded stanza must be a message', audit });
-  if (inner.getNS() !== NS.client) return deny(ctx, el, subject, 'wrong_inner_namespace', 'bad-request', { audit });
+  const inner = m.inner;
+  if ('problem' in inner) return refuse('bad_structure', 'bad-request', { detail: inner.problem, audit });
+  if (inner.name !== 'message') return refuse('bad_structure', 'bad-request', { detail: 'the forwarded stanza must be a message', audit });
+  if (inner.ns !== NS.client) return refuse('wrong_inner_namespace', 'bad-request', { audit });
   // Each JID parsed once (the parse is cached, but a lookup hashes the string: this runs for every privileged message).
-  const innerFromRaw = inner.attrs.from as string | undefined;
-  const innerTo = inner.attrs.to as string | undefined;
-  const innerFrom = parseJid(innerFromRaw ?? '');
-  const target = innerTo === undefined ? undefined : parseJid(innerTo);
-  const innerAlias = nonCanonical('the inner "from"', innerFromRaw, innerFrom) ?? nonCanonical('the inner "to"', innerTo, target);
-  if (innerAlias) return denyNonCanonical(ctx, el, subject, innerAlias, audit);
+  const innerFrom = parseJid(inner.from ?? '');
+  const target = inner.to === undefined ? undefined : parseJid(inner.to);
+  const innerAlias = nonCanonical('the inner "from"', inner.from, innerFrom) ?? nonCanonical('the inner "to"', inner.to, target);
+  if (innerAlias) return refuseNonCanonical(innerAlias, audit);
   // XEP-0356 §5.1: a bare JID of the server; strict like ejabberd: of this very domain.
   if (!innerFrom.ok || innerFrom.jid.resource !== '' || innerFrom.jid.domain !== domain) {
-    return deny(ctx, el, subject, 'bad_inner_from', 'forbidden', { detail: `it must be ${domain} or a bare JID of it`, audit });
+    return refuse('bad_inner_from', 'forbidden', { detail: `it must be ${domain} or a bare JID of it`, audit });
   }
   if (target === undefined || !target.ok) {
-    return deny(ctx, el, subject, 'bad_structure', 'bad-request', { detail: 'the forwarded message needs a valid "to"', audit });
+    return refuse('bad_structure', 'bad-request', { detail: 'the forwarded message needs a valid "to"', audit });
   }
   if (innerFrom.jid.local !== '') {
     audit.user = innerFrom.jid.local;
     const scope = found.policy.users.check(innerFrom.jid.local);
-    if (!scope.ok) return deny(ctx, el, subject, 'user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
+    if (!scope.ok) return refuse('user_out_of_scope', 'forbidden', { rule: scope.rule, audit });
   }
   // message_to: whom the component may write to as this user.
   const { scope, rule } = found.policy.messageTo;
   // `any` (the default) matches without the context object: none is built per message then.
   if (!scope.any && !scope.matches(target.jid, { component: ctx.component.name, server: domain, self: innerFrom.jid.bare })) {
-    return deny(ctx, el, subject, 'out_of_scope', 'forbidden', { detail: `to ${target.jid.bare}`, rule, audit });
+    return refuse('out_of_scope', 'forbidden', { detail: `to ${target.jid.bare}`, rule, audit });
   }
-  return pass(subject, audit);
+  return pass(PRIVILEGED_MESSAGE, audit);
 }
 
 type ContentCheck = { ok: true } | { ok: false; reason: Reason; condition: Condition; detail: string; rule: Rule | null };

@@ -9,13 +9,17 @@
  * comment or processing instruction; attribute values hold no control
  * character (so no end-of-line or white-space normalisation applies); the root
  * declares no namespace and no descendant declares one privguard judges
- * (`isJudged`, given by the caller: policy/framed.ts's isJudgedNamespace). Anything else, and anything not well-formed or over a
- * limit, returns undefined: the full parser takes the stanza from the same
- * position and either judges it or reports the error. So the fast path never
+ * (`isJudged`, given by the caller: policy/framed.ts's isJudgedNamespace) —
+ * except along the path of a privileged message (privileged-shape.ts), which
+ * is recognised and handed on with its inner message's attributes. Anything
+ * else, and anything not well-formed or over a limit, returns undefined: the
+ * full parser takes the stanza from the same position and either judges it
+ * or reports the error. So the fast path never
  * accepts what the full path refuses, and never decides anything itself; the
  * differential test in test/property/frame.property.test.ts checks this.
  */
 import type { ParserLimits } from './parser.js';
+import { PrivilegedShape } from './privileged-shape.js';
 import { isWs } from './xml-text.js';
 import { extraUtf8 } from './utf8.js';
 
@@ -27,14 +31,17 @@ import { extraUtf8 } from './utf8.js';
 export class FramedStanza {
   readonly name: string;
   readonly xml: string;
+  /** Set when the stanza is a privileged message (its one judged part, read without a tree). */
+  readonly privileged: PrivilegedShape | undefined;
   #buf: string;
   /** [nameStart, nameEnd, valueStart, valueEnd] per root attribute, into #buf. */
   #marks: number[];
   #attrs: Record<string, string> | undefined;
 
-  constructor(name: string, buf: string, start: number, end: number, marks: number[]) {
+  constructor(name: string, buf: string, start: number, end: number, marks: number[], privileged: PrivilegedShape | undefined) {
     this.name = name;
     this.xml = buf.slice(start, end);
+    this.privileged = privileged;
     this.#buf = buf;
     this.#marks = marks;
   }
@@ -128,7 +135,9 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
   const open = OPEN.reset();
   let name = '';
   const rootMarks: number[] = [];
-  const childMarks: number[] = []; // reused: only duplicates are looked for there
+  const childMarks: number[] = []; // reused: only duplicates are looked for there (and the inner message's are copied)
+  let rootKids = 0;
+  let shape: PrivilegedShape | undefined;
   let extra = 0; // UTF-8 bytes beyond one per character
   let i = pos;
   for (;;) {
@@ -160,6 +169,7 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
       const marks = root ? rootMarks : childMarks;
       if (!root) childMarks.length = 0;
       let selfClosing = false;
+      let ns: string | undefined; // the namespace this element declares
       let lt = -1; // with `plain`: the next '<' at or after the value being read, found once per tag
       for (;;) {
         const wsStart = j;
@@ -212,10 +222,21 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
         if (attrEnd - attrStart === 5 && buf.startsWith('xmlns', attrStart)) {
           // The root stays in the stream's namespace; a child may move into one nobody here judges.
           if (root) return undefined;
-          const ns = buf.slice(valueStart, k);
-          if (ns === '' || isJudged(ns)) return undefined;
+          ns = buf.slice(valueStart, k);
+          if (ns === '') return undefined;
         }
         j = k + 1;
+      }
+      if (!root) {
+        const depth = open.length / 2;
+        if (shape !== undefined) {
+          if (!shape.open(depth, nameStart, nameEnd, ns, childMarks)) return undefined;
+        } else if (ns !== undefined) {
+          // A privilege wrapper starts the one judged shape the fast path reads; any other judged namespace ends it.
+          shape = PrivilegedShape.start(name === 'message', depth, rootKids === 0, buf, nameStart, nameEnd, ns, isJudged);
+          if (shape === undefined && isJudged(ns)) return undefined;
+        }
+        if (depth === 1) rootKids++;
       }
       i = j;
       if (selfClosing) {
@@ -247,5 +268,11 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
     i = k;
   }
   if (i - pos + extra > maxChars) return undefined;
-  return new FramedStanza(name, buf, pos, i, rootMarks);
+  if (shape !== undefined && !shape.complete) return undefined;
+  const framed = new FramedStanza(name, buf, pos, i, rootMarks, shape);
+  // A privileged message goes on as it arrived only where the full path would send these very
+  // characters: a stanza with a CR in its text is sent re-serialised there (line ends normalised).
+  // (`plain` input has no control character at all.)
+  if (shape !== undefined && !plain && framed.xml.indexOf('\r') !== -1) return undefined;
+  return framed;
 }

@@ -19,17 +19,27 @@
  * arrived (`raw`, forwarded when the stanza passes unchanged): they are part
  * of the input, privguard's parser reads them as the tree it judged (after the
  * decision: nothing in the decision changed the tree), and so does ltx.
+ *
+ * Privileged messages, the one judged shape the fast path reads without a
+ * tree (protocol/privileged-shape.ts), are driven through two engine Links,
+ * one fed by the parser with the fast path on and one with it off, from
+ * well-formed ones to every kind of near miss: the two links must do exactly
+ * the same — the same characters to the server, the same replies, the same
+ * decision events (verdict, reason, audit fields), the same stream closes.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Parser, type Element } from '@xmpp/xml';
+import { loadPolicyText } from '../../src/config/load.js';
+import { Link } from '../../src/engine/link.js';
 import { checkComponentElement } from '../../src/policy/addressing.js';
+import { compilePolicy } from '../../src/policy/compile.js';
 import { framedInboundPasses, framedOutboundPasses, isJudgedNamespace } from '../../src/policy/framed.js';
 import { decideInbound } from '../../src/policy/inbound.js';
 import { decideOutbound } from '../../src/policy/outbound.js';
 import { classifyTopLevel } from '../../src/protocol/classify.js';
 import type { FramedStanza } from '../../src/protocol/frame.js';
-import { NS } from '../../src/protocol/ns.js';
+import { NS, privilegeVersion } from '../../src/protocol/ns.js';
 import { StreamParser, type ParserHandlers } from '../../src/protocol/parser.js';
 import { serialize } from '../../src/protocol/serialize.js';
 import { C, context, FULL_GRANT, stanza, type Ctx } from '../unit/policy/helpers.js';
@@ -252,8 +262,10 @@ describe('the parser fast path against the full path and against ltx', () => {
           expect({ ...f.attrs }).toEqual(t.attrs);
           for (const el of elements(t)) {
             // (Elements without a declaration are in the stream's namespace: not judged below the root.)
+            // The one exception, the privilege wrapper of a privileged message, is tested below.
             const ns = el.getNS() ?? '';
-            expect(el === t || ns === NS.component || !isJudgedNamespace(ns)).toBe(true);
+            const wrapper = f.privileged !== undefined && el.parent === t && el.name === 'privilege';
+            expect(el === t || wrapper || ns === NS.component || !isJudgedNamespace(ns)).toBe(true);
             expect(Object.keys(el.attrs).filter((k) => k.includes(':'))).toEqual([]);
           }
           for (const ctx of CONTEXTS) {
@@ -326,5 +338,200 @@ describe("the full path's raw characters of a stanza against its tree and agains
     expect(raw).toBeGreaterThan(1000);
     expect(judged).toBeGreaterThan(200);
     expect(none).toBeGreaterThan(500);
+  });
+});
+
+// ── privileged messages through the engine, fast path on and off ─────────────
+
+const PRIV_POLICY = (speaks: string) => `components:
+  ${C}:
+    secret: s
+    upstream_secret: u
+    speaks: ${speaks}
+    privileges:
+      example.test: { message: outgoing, users: ["alice", "bob*"], except_users: ["bobby"], message_to: [self, "*@example.test", component] }
+      v1.test: { message: outgoing }
+      none.test: { message: none }
+      quiet.test: { message: outgoing }
+`;
+// What the server grants: message on example.test (:2), v1.test (:1 only) and none.test; quiet.test never advertises.
+const PRIV_ADVERTISEMENTS = ['example.test', 'v1.test', 'none.test'].map(
+  (d) => `<message from='${d}' to='${C}'><privilege xmlns='urn:xmpp:privilege:${d === 'v1.test' ? 1 : 2}'><perm access='message' type='outgoing'/></privilege></message>`,
+);
+const PRIV_LIMITS = { maxStanzaBytes: 900, maxDepth: 6 };
+
+/** Mostly one of `good` (so whole well-formed messages are common), now and then one of `bad`. */
+const choose = <T>(good: T[], bad: T[]): fc.Arbitrary<T> =>
+  fc.oneof({ weight: 20, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: fc.constantFrom(...bad) });
+/** An element as an [open, close] pair, so prefixed names close as they opened. */
+const pair = (open: string, name: string): [string, string] => [open, `</${name}>`];
+
+const privilegedArb = fc
+  .record({
+    from: choose([C, `bot@${C}`], ['example.test', 'Pubsub.example.test', `bot@${C}/r`]),
+    // Outer "to": the domains' grants differ (none.test: the policy says none; quiet.test: never advertised; v1.test: :1 only).
+    to: choose(['example.test', 'example.test', 'example.test', 'v1.test'], ['none.test', 'quiet.test', 'alice@example.test', 'Example.test', 'example.test/r', 'a@b@c']),
+    extra: choose(['', " id='p1'", " id='p2' type='chat'"], [" type='error'", " xml:lang='en'", " id='p1' id='p2'", " to='example.test'"]),
+    before: choose(['', ' ', '\n'], ['<body>x</body>', "<delegation xmlns='urn:xmpp:delegation:2'/>", "<privilege xmlns='urn:xmpp:privilege:2'/>", 'text', '&amp;']),
+    privilege: choose(
+      [pair("<privilege xmlns='urn:xmpp:privilege:2'>", 'privilege'), pair("<privilege xmlns='urn:xmpp:privilege:2' a='b'>", 'privilege')],
+      [
+        pair("<privilege xmlns='urn:xmpp:privilege:1'>", 'privilege'),
+        pair("<privilege xmlns='urn:xmpp:privilege:3'>", 'privilege'),
+        pair('<privilege>', 'privilege'),
+        pair("<privileged_iq xmlns='urn:xmpp:privilege:2'>", 'privileged_iq'),
+        pair("<p:privilege xmlns:p='urn:xmpp:privilege:2'>", 'p:privilege'),
+        pair("<privilege xmlns='urn:xmpp:delegation:2'>", 'privilege'),
+        pair("<privilege xmlns='urn:xmpp:privilege:2' xmlns:p='urn:example:a'>", 'privilege'),
+      ],
+    ),
+    inPrivilege: choose(['', ' ', '\n  '], ['<x/>', "<forwarded xmlns='urn:xmpp:forward:0'/>", "<privilege xmlns='urn:xmpp:privilege:2'/>"]),
+    forwarded: choose(
+      [pair("<forwarded xmlns='urn:xmpp:forward:0'>", 'forwarded')],
+      [
+        pair('<forwarded>', 'forwarded'),
+        pair("<forwarded xmlns='urn:example:a'>", 'forwarded'),
+        pair("<f:forwarded xmlns:f='urn:xmpp:forward:0'>", 'f:forwarded'),
+        pair("<fwd xmlns='urn:xmpp:forward:0'>", 'fwd'),
+      ],
+    ),
+    inForwarded: choose(['', ' '], ["<delay xmlns='urn:xmpp:delay' stamp='2026-01-01T00:00:00Z'/>", '<x/>']),
+    innerName: choose(['message'], ['iq', 'presence', 'Message']),
+    innerNs: choose([" xmlns='jabber:client'"], ['', " xmlns='jabber:component:accept'", " xmlns='urn:example:a'", " xmlns=''", " xmlns='urn:xmpp:privilege:2'"]),
+    // Inner "from": users in and out of the policy's scope, the domain itself, and what the server would read otherwise.
+    innerFrom: choose(
+      [" from='alice@example.test'", " from='alice@example.test'", " from='bob@example.test'", " from='bob2@example.test'", " from='example.test'", " from='bobby@example.test'", " from='eve@example.test'", " from='alice@v1.test'"],
+      [" from='Alice@example.test'", " from='alice@example.test/r'", " from='alice@quiet.test'", " from='alice@other.test'", '', " from='alice@example.test '"],
+    ),
+    innerTo: choose(
+      [" to='carol@example.test'", " to='carol@example.test'", " to='alice@example.test'", ` to='${C}'`, " to='x@elsewhere.org'", " to='room@conference.example.test/nick'"],
+      [" to='Carol@example.test'", " to='a@b@c'", '', " to='carol@EXAMPLE.test'"],
+    ),
+    innerExtra: choose(['', " type='chat' id='i1'", " id='x'"], [" from='bob@example.test'", " xml:lang='en'", " to='carol@example.test'", " a='&amp;'", " a='x\ty'"]),
+    content: fc.array(
+      choose(
+        ['<body>hi</body>', 'hello', ' ', "<x xmlns='urn:example:a'><y/></x>", '<body>é😀</body>', "<active xmlns='http://jabber.org/protocol/chatstates'/>"],
+        ['\r\n', 'a&amp;b', '<![CDATA[c]]>', "<query xmlns='jabber:iq:roster'/>", "<privilege xmlns='urn:xmpp:privilege:2'/>", "<x xmlns=''/>", '<!-- c -->', "<delegation xmlns='urn:xmpp:delegation:2'/>", '<a><b><c><d/></c></b></a>'],
+      ),
+      { maxLength: 3 },
+    ),
+    afterInner: choose(['', ' '], ['<x/>', "<message xmlns='jabber:client' from='alice@example.test' to='carol@example.test'/>"]),
+    afterForwarded: choose(['', ' '], ['<x/>', "<forwarded xmlns='urn:xmpp:forward:0'/>"]),
+    after: choose(['', ' '], ['<body>x</body>', "<privilege xmlns='urn:xmpp:privilege:2'/>", "<delegation xmlns='urn:xmpp:delegation:2'/>"]),
+  })
+  .map((r) => {
+    const inner = `<${r.innerName}${r.innerNs}${r.innerFrom}${r.innerTo}${r.innerExtra}>${r.content.join('')}</${r.innerName}>`;
+    const fwd = `${r.forwarded[0]}${r.inForwarded}${inner}${r.afterInner}${r.forwarded[1]}`;
+    const priv = `${r.privilege[0]}${r.inPrivilege}${fwd}${r.afterForwarded}${r.privilege[1]}`;
+    return `<message from='${r.from}' to='${r.to}'${r.extra}>${r.before}${priv}${r.after}</message>`;
+  });
+
+const privMutated = fc
+  .tuple(privilegedArb, fc.array(fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete'), fc.constantFrom(...HOSTILE)), { minLength: 1, maxLength: 2 }))
+  .map(([s, muts]) => {
+    for (const [n, kind, piece] of muts) {
+      const at = n % (s.length + 1);
+      s = kind === 'insert' ? s.slice(0, at) + piece + s.slice(at) : s.slice(0, at) + s.slice(at + 1);
+    }
+    return s;
+  });
+
+const privInputArb = fc.tuple(
+  fc.array(fc.oneof({ weight: 6, arbitrary: privilegedArb }, { weight: 1, arbitrary: privMutated }, { weight: 1, arbitrary: stanzaOf(PLAIN) }), { minLength: 1, maxLength: 5 }),
+  fc.array(fc.nat(), { maxLength: 2 }),
+  fc.constantFrom('', ' ', '\n'),
+  // Speaking as the server (auto) is the fast path's case; a fixed version may mean translating: always the full path.
+  fc.constantFrom(...Array<string>(4).fill('{ privilege: auto, delegation: auto }'), '{ privilege: 2, delegation: auto }', '{ privilege: 1, delegation: auto }'),
+  fc.constantFrom<'enforce' | 'report'>('enforce', 'enforce', 'report'),
+  fc.boolean(),
+);
+
+const COMPILED = new Map<string, ReturnType<typeof compilePolicy>>();
+function compiledFor(speaks: string) {
+  let c = COMPILED.get(speaks);
+  if (!c) COMPILED.set(speaks, (c = compilePolicy(loadPolicyText(PRIV_POLICY(speaks), 'p.yaml', {}))));
+  return c.components.get(C)!;
+}
+
+interface PrivCounts {
+  fastPass: number;
+  fastBack: number;
+  denied: number;
+}
+
+/**
+ * What went to the server, as compared: a privileged message to the very
+ * character; anything else as its tree (the plain fast path forwards a
+ * stanza's characters where the full path may re-serialise them, e.g. with a
+ * CR in its text: the same stanza, which the first property above checks).
+ */
+function sent(xml: string): string {
+  const out: Element[] = [];
+  const p = new StreamParser({ onHeader: () => {}, onStanza: (el) => void out.push(el), onEnd: () => {} }, PRIV_LIMITS);
+  expect(p.write(HEADER + xml)).toBeUndefined();
+  expect(out).toHaveLength(1);
+  const el = out[0]!;
+  return el.children.some((c) => typeof c !== 'string' && privilegeVersion(c.getNS()) !== undefined) ? xml : serialize(el);
+}
+
+/**
+ * Everything a Link does with `pieces` from the component, fed by the parser with the fast path on
+ * (`fast`) or off, after the server's advertisements: every effect, in order, and any parse failure.
+ * With `plain`, pieces of plain ASCII are written as such (the fast path then scans with indexOf).
+ */
+function throughLink(pieces: string[], speaks: string, mode: 'enforce' | 'report', fast: boolean, plain = false, counts?: PrivCounts): unknown[] {
+  const out: unknown[] = [];
+  const link = new Link({
+    name: C,
+    compiled: compiledFor(speaks),
+    mode,
+    pendingTimeoutMs: 1000,
+    maxPending: 10,
+    now: () => 0,
+    effects: {
+      toComponent: (xml, kind) => void out.push(['component', xml, kind]),
+      toServer: (xml, kind) => void out.push(['server', sent(xml), kind]),
+      closeStreams: (condition, text) => void out.push(['close', condition, text]),
+      decision: (e) => void out.push(['decision', e]),
+      log: (level, _fields, message) => void out.push(['log', level, message]),
+    },
+  });
+  for (const adv of PRIV_ADVERTISEMENTS) link.fromServer(stanza(adv));
+  out.length = 0; // the advertisements' own effects are the same on both sides and not under test
+  const handlers: ParserHandlers = { onHeader: () => {}, onStanza: (el, raw) => link.fromComponent(el, raw), onEnd: () => {} };
+  if (fast) {
+    handlers.isJudged = isJudgedNamespace;
+    handlers.onFramed = (f) => {
+      const taken = link.framedFromComponent(f);
+      if (counts && f.privileged !== undefined) {
+        if (taken) counts.fastPass++;
+        else counts.fastBack++;
+      }
+      return taken;
+    };
+  }
+  const p = new StreamParser(handlers, PRIV_LIMITS);
+  for (const piece of [HEADER, ...pieces]) {
+    const failure = p.write(piece, plain && PLAIN_CHARS.test(piece));
+    if (failure) out.push(['failure', failure.condition, failure.text]);
+  }
+  if (counts) for (const e of out) if (Array.isArray(e) && e[0] === 'decision' && (e[1] as { verdict: string }).verdict !== 'allowed') counts.denied++;
+  return out;
+}
+
+describe('privileged messages: the fast path against the full engine', () => {
+  it('does exactly what the full engine does: bytes to the server, replies, decision events, closes', () => {
+    const counts: PrivCounts = { fastPass: 0, fastBack: 0, denied: 0 };
+    fc.assert(
+      fc.property(privInputArb, ([stanzas, cuts, sep, speaks, mode, plain]) => {
+        const pieces = split(stanzas.join(sep), cuts);
+        expect(throughLink(pieces, speaks, mode, true, plain, counts)).toEqual(throughLink(pieces, speaks, mode, false));
+      }),
+      { numRuns: 5000, seed: 9 },
+    );
+    // Both outcomes of the fast path, and refusals among them, or the comparison proves little.
+    expect(counts.fastPass).toBeGreaterThan(500);
+    expect(counts.fastBack).toBeGreaterThan(1000);
+    expect(counts.denied).toBeGreaterThan(1000);
   });
 });
