@@ -86,7 +86,7 @@ export class XmppStream {
   #onData(data: Buffer): void {
     if (this.#state !== 'open') return;
     const text = this.#decoder.write(data);
-    const failure = text === undefined ? this.#parser.fail('not-well-formed', 'invalid UTF-8') : this.#parser.write(text);
+    const failure = text === undefined ? this.#parser.fail('not-well-formed', 'invalid UTF-8') : this.#parser.write(text, this.#decoder.plain);
     if (failure) {
       this.#handlers.onFailure(failure);
       this.close(failure.condition, failure.text);

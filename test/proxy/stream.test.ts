@@ -37,6 +37,48 @@ describe('XmppStream decoding', () => {
     socket.destroy();
   });
 
+  it('reads ASCII reads (decoded as such) and UTF-8 reads between them alike, framed or parsed', () => {
+    const socket = new Socket();
+    const seen: string[] = [];
+    const failures: ParseFailure[] = [];
+    new XmppStream(socket, { maxStanzaBytes: 4096, maxDepth: 64 }, {
+      onHeader: () => {},
+      onStanza: (el) => void seen.push(`parsed ${el.getChildText('body')}`),
+      onFramed: (f) => (seen.push(`framed ${f.xml}`), true),
+      onEnd: () => {},
+      onFailure: (f) => void failures.push(f),
+      onClose: () => {},
+    });
+    const read = (b: Buffer | string) => socket.emit('data', Buffer.from(b));
+    read(`${HEADER}<message id='1'><body>plain</body></message>`);
+    const e = Buffer.from('é');
+    // A stanza split across reads is parsed in full (the fast path frames only what one read holds whole).
+    read(Buffer.concat([Buffer.from("<message id='2'><body>hé</body></message><message id='3'><body>h"), e.subarray(0, 1)]));
+    read(Buffer.concat([e.subarray(1), Buffer.from('</body></message>')]));
+    read("<message id='4'><body>x &amp; y</body></message>");
+    read("<message id='5'><body>\tok]</body></message><message id='6'><body>ok</body></message>");
+    expect(failures).toEqual([]);
+    expect(seen).toEqual([
+      "framed <message id='1'><body>plain</body></message>",
+      "framed <message id='2'><body>hé</body></message>",
+      'parsed hé',
+      'parsed x & y',
+      "framed <message id='5'><body>\tok]</body></message>",
+      "framed <message id='6'><body>ok</body></message>",
+    ]);
+    socket.destroy();
+  });
+
+  it('refuses a character that an ASCII read cuts short', () => {
+    const { read, failures, stanzas, socket } = fedStream();
+    read(Buffer.from(`${HEADER}<message to='a@b'><body>`));
+    read(Buffer.from([0xe2, 0x82]));
+    read(Buffer.from('x</body></message>'));
+    expect(failures.map((f) => f.condition)).toEqual(['not-well-formed']);
+    expect(stanzas).toEqual([]);
+    socket.destroy();
+  });
+
   it('turns an undefined entity into a not-well-formed failure instead of an exception', () => {
     const { read, failures, stanzas, socket } = fedStream();
     expect(() => read(Buffer.from(`${HEADER}<message to='a@b'><body>&foo;</body></message>`))).not.toThrow();
