@@ -18,6 +18,7 @@
  * accepts what the full path refuses, and never decides anything itself; the
  * differential test in test/property/frame.property.test.ts checks this.
  */
+import { NS } from './ns.js';
 import type { ParserLimits } from './parser.js';
 import { PrivilegedShape } from './privileged-shape.js';
 import { isWs } from './xml-text.js';
@@ -228,7 +229,8 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
           // The root stays in the stream's namespace; a child may move into one nobody here judges.
           if (root) return undefined;
           ns = buf.slice(valueStart, k);
-          if (ns === '') return undefined;
+          // No namespace, or a reserved one as the default: the full parser (and libexpat) refuses the latter.
+          if (ns === '' || ns === NS.xml || ns === NS.xmlns) return undefined;
         }
         j = k + 1;
       }
