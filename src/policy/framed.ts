@@ -12,7 +12,7 @@
 import type { FramedStanza } from '../protocol/frame.js';
 import { DISCO, NS, isReservedNamespace } from '../protocol/ns.js';
 import { isCanonicalJid } from '../protocol/jid.js';
-import { checkAddressing } from './addressing.js';
+import { checkAddresses } from './addressing.js';
 import { judgePrivilegedMessage, type OutboundContext } from './outbound.js';
 import type { Verdict } from './verdict.js';
 
@@ -49,7 +49,7 @@ function addressingPasses(component: string, s: FramedStanza): boolean {
   const to = s.attr('to');
   // A JID not in prepared form is refused by the full path (policy/outbound.ts).
   if ((from !== undefined && !isCanonicalJid(from)) || (to !== undefined && !isCanonicalJid(to))) return false;
-  return checkAddressing(component, { name: s.name, attrs: { from, to } }).action === 'pass';
+  return checkAddresses(component, s.name, from, to).action === 'pass';
 }
 
 /**
