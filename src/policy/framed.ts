@@ -40,16 +40,14 @@ export function framedOutboundPasses(component: string, s: FramedStanza, isDeleg
   } else if (s.name !== 'message') {
     return false;
   }
-  return addressingPasses(component, s);
+  return addressingPasses(component, s.name, s.attr('from'), s.attr('to'));
 }
 
 /** The component's addressing and the prepared form of its root's JIDs, as the full path checks them first. */
-function addressingPasses(component: string, s: FramedStanza): boolean {
-  const from = s.attr('from');
-  const to = s.attr('to');
+function addressingPasses(component: string, name: string, from: string | undefined, to: string | undefined): boolean {
   // A JID not in prepared form is refused by the full path (policy/outbound.ts).
   if ((from !== undefined && !isCanonicalJid(from)) || (to !== undefined && !isCanonicalJid(to))) return false;
-  return checkAddresses(component, s.name, from, to).action === 'pass';
+  return checkAddresses(component, name, from, to).action === 'pass';
 }
 
 /**
@@ -62,9 +60,12 @@ function addressingPasses(component: string, s: FramedStanza): boolean {
  */
 export function framedPrivilegedPass(ctx: OutboundContext, component: string, s: FramedStanza): Verdict | undefined {
   const shape = s.privileged;
-  if (shape === undefined || s.name !== 'message' || !addressingPasses(component, s)) return undefined;
+  if (shape === undefined || s.name !== 'message') return undefined;
+  // Each attribute cut out once: the same string is then recognised by identity in the JID cache.
+  const to = s.attr('to');
+  if (!addressingPasses(component, s.name, s.attr('from'), to)) return undefined;
   const inner = { name: 'message', ns: NS.client, from: shape.innerAttr('from'), to: shape.innerAttr('to') };
-  const v = judgePrivilegedMessage(ctx, { to: s.attr('to'), version: shape.version, inner });
+  const v = judgePrivilegedMessage(ctx, { to, version: shape.version, inner });
   return v.action === 'pass' ? v : undefined;
 }
 

@@ -166,7 +166,11 @@ export function verdictBase(
 }
 
 export function pass(subject: string, audit?: AuditInfo, track?: Track): Verdict {
-  return { action: 'pass', reason: 'ok', rule: null, subject, ...(audit ? { audit } : {}), ...(track ? { track } : {}) };
+  // Keys added one by one, not spread from temporaries: every audited pass comes here.
+  const v: Base & { action: 'pass'; track?: Track } = { action: 'pass', reason: 'ok', rule: null, subject };
+  if (audit) v.audit = audit;
+  if (track) v.track = track;
+  return v;
 }
 
 export const PASS: Verdict = Object.freeze(pass('stanza'));

@@ -18,6 +18,7 @@
  * accepts what the full path refuses, and never decides anything itself; the
  * differential test in test/property/frame.property.test.ts checks this.
  */
+import { NS } from './ns.js';
 import type { ParserLimits } from './parser.js';
 import { PrivilegedShape } from './privileged-shape.js';
 import { isWs } from './xml-text.js';
@@ -77,9 +78,9 @@ function isNameChar(c: number): boolean {
   return isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
 }
 
-/** Whether buf[start, end) names an attribute already in `marks` (a duplicate). */
-function sameNameBefore(buf: string, marks: number[], start: number, end: number): boolean {
-  for (let a = 0; a < marks.length; a += 4) {
+/** Whether buf[start, end) names an attribute already in the first `count` entries of `marks` (a duplicate). */
+function sameNameBefore(buf: string, marks: number[], count: number, start: number, end: number): boolean {
+  for (let a = 0; a < count; a += 4) {
     const s = marks[a]!;
     if (marks[a + 1]! - s !== end - start) continue;
     let k = 0;
@@ -135,7 +136,9 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
   const open = OPEN.reset();
   let name = '';
   const rootMarks: number[] = [];
-  const childMarks: number[] = []; // reused: only duplicates are looked for there (and the inner message's are copied)
+  // Reused for every child element, with its own count (setting an array's length is a call into the runtime):
+  // only duplicates are looked for there, and the privileged shape copies the inner message's.
+  const childMarks: number[] = [];
   let rootKids = 0;
   let shape: PrivilegedShape | undefined;
   let extra = 0; // UTF-8 bytes beyond one per character
@@ -167,7 +170,7 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
       if (root) name = buf.slice(nameStart, nameEnd);
       // This element's attributes: [nameStart, nameEnd, valueStart, valueEnd] each.
       const marks = root ? rootMarks : childMarks;
-      if (!root) childMarks.length = 0;
+      let count = 0; // entries of `marks` that are this element's
       let selfClosing = false;
       let ns: string | undefined; // the namespace this element declares
       let lt = -1; // with `plain`: the next '<' at or after the value being read, found once per tag
@@ -217,20 +220,24 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
           }
           if (k >= len) return undefined;
         }
-        if (marks.length >= MAX_FAST_ATTRS * 4 || sameNameBefore(buf, marks, attrStart, attrEnd)) return undefined;
-        marks.push(attrStart, attrEnd, valueStart, k);
+        if (count >= MAX_FAST_ATTRS * 4 || sameNameBefore(buf, marks, count, attrStart, attrEnd)) return undefined;
+        marks[count++] = attrStart;
+        marks[count++] = attrEnd;
+        marks[count++] = valueStart;
+        marks[count++] = k;
         if (attrEnd - attrStart === 5 && buf.startsWith('xmlns', attrStart)) {
           // The root stays in the stream's namespace; a child may move into one nobody here judges.
           if (root) return undefined;
           ns = buf.slice(valueStart, k);
-          if (ns === '') return undefined;
+          // No namespace, or a reserved one as the default: the full parser (and libexpat) refuses the latter.
+          if (ns === '' || ns === NS.xml || ns === NS.xmlns) return undefined;
         }
         j = k + 1;
       }
       if (!root) {
         const depth = open.length / 2;
         if (shape !== undefined) {
-          if (!shape.open(depth, nameStart, nameEnd, ns, childMarks)) return undefined;
+          if (!shape.open(depth, nameStart, nameEnd, ns, childMarks, count)) return undefined;
         } else if (ns !== undefined) {
           // A privilege wrapper starts the one judged shape the fast path reads; any other judged namespace ends it.
           shape = PrivilegedShape.start(name === 'message', depth, rootKids === 0, buf, nameStart, nameEnd, ns, isJudged);

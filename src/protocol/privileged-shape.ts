@@ -17,6 +17,8 @@
  */
 import { NS, privilegeVersion, type PrivilegeVersion } from './ns.js';
 
+const NO_MARKS: readonly number[] = Object.freeze([]);
+
 function named(buf: string, start: number, end: number, name: string): boolean {
   return end - start === name.length && buf.startsWith(name, start);
 }
@@ -27,8 +29,8 @@ export class PrivilegedShape {
   readonly #isJudged: (ns: string) => boolean;
   /** 1: inside <privilege>, 2: inside <forwarded>, 3: the inner message has opened. */
   #step = 1;
-  /** [nameStart, nameEnd, valueStart, valueEnd] per attribute of the inner message, into #buf. */
-  #inner: number[] = [];
+  /** [nameStart, nameEnd, valueStart, valueEnd] per attribute of the inner message, into #buf (none until it opens). */
+  #inner: readonly number[] = NO_MARKS;
 
   private constructor(version: PrivilegeVersion, buf: string, isJudged: (ns: string) => boolean) {
     this.version = version;
@@ -59,9 +61,9 @@ export class PrivilegedShape {
   /**
    * An element opening at `depth` (1: a child of the root) after the shape
    * started, with the namespace it declares (undefined: none) and its
-   * attribute marks. False: the stanza is not the shape.
+   * attribute marks (the first `count` of `marks`). False: the stanza is not the shape.
    */
-  open(depth: number, nameStart: number, nameEnd: number, ns: string | undefined, marks: readonly number[]): boolean {
+  open(depth: number, nameStart: number, nameEnd: number, ns: string | undefined, marks: readonly number[], count: number): boolean {
     if (depth === 2 && this.#step === 1) {
       if (ns !== NS.forward || !named(this.#buf, nameStart, nameEnd, 'forwarded')) return false;
       this.#step = 2;
@@ -70,7 +72,7 @@ export class PrivilegedShape {
     if (depth === 3 && this.#step === 2) {
       if (ns !== NS.client || !named(this.#buf, nameStart, nameEnd, 'message')) return false;
       this.#step = 3;
-      this.#inner = marks.slice();
+      this.#inner = marks.slice(0, count);
       return true;
     }
     // Above the inner message's content, every other element is a second child somewhere on the path.

@@ -21,7 +21,8 @@ loop() ->
         Line ->
             [<<"tree">>, N] = binary:split(string:trim(Line), <<" ">>),
             Doc = read(binary_to_integer(N), <<>>),
-            io:put_chars(standard_io, answer(Doc)),
+            %% As bytes: a binary would be read as UTF-8 and written in the device's encoding (\x{...} beyond Latin-1).
+            io:put_chars(standard_io, binary_to_list(iolist_to_binary(answer(Doc)))),
             loop()
     end.
 

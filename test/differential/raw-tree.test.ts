@@ -18,11 +18,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { Element } from '@xmpp/xml';
-import { NS } from '../../src/protocol/ns.js';
 import { StreamParser } from '../../src/protocol/parser.js';
 import { serialize } from '../../src/protocol/serialize.js';
 import { StrictUtf8Decoder } from '../../src/protocol/utf8.js';
+import { canonical } from './canonical.js';
 import { Expat } from './expat.js';
 
 /**
@@ -64,35 +63,6 @@ afterAll(() => {
 type Reader = 'expat' | 'prosody' | 'ejabberd';
 const ALL_READERS: Reader[] = [...READERS, ...(P1_XML ? (['ejabberd'] as const) : [])];
 const read = (s: Buffer, reader: Reader) => (reader === 'ejabberd' ? fxml!.tree(s) : expat.tree(s, reader));
-
-/** As expat.lua's esc(): '%', control characters and the form's separators as %XX. */
-const esc = (s: string): string => s.replace(/[%\x00-\x1f\x7f|=,;{}()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
-
-/** privguard's tree in the canonical form of expat.lua's tree(). */
-function canonical(el: Element): string {
-  const attrs: string[] = [];
-  for (const [k, v] of Object.entries(el.attrs)) {
-    if (v === undefined || v === null || k === 'xmlns' || k.startsWith('xmlns:')) continue;
-    const c = k.indexOf(':');
-    const prefix = k.slice(0, c);
-    const name = c === -1 ? k : `${prefix === 'xml' ? NS.xml : String(el.attrs[`xmlns:${prefix}`])}\x01${k.slice(c + 1)}`;
-    attrs.push(`${esc(name)}=${esc(String(v))}`);
-  }
-  attrs.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  const children: string[] = [];
-  let text: string | undefined;
-  for (const child of el.children) {
-    if (typeof child === 'string') {
-      text = (text ?? '') + child;
-      continue;
-    }
-    if (text !== undefined) children.push(`'${esc(text)}`);
-    text = undefined;
-    children.push(canonical(child));
-  }
-  if (text !== undefined) children.push(`'${esc(text)}`);
-  return `{${esc(el.getNS() ?? '')}}${esc(el.name)}(${attrs.join(',')})[${children.join(',')}]`;
-}
 
 interface Forwarded {
   judged: string;

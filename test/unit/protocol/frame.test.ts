@@ -38,6 +38,8 @@ describe('frameStanza: what may skip the tree', () => {
     ['a roster query', `<iq><query xmlns='jabber:iq:roster'/></iq>`],
     ['a disco#info query', `<iq><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`],
     ['an undeclared default namespace', `<message><x xmlns=''/></message>`],
+    ['attack: the xml namespace declared as the default one (the full parser and libexpat refuse it)', `<message><x xmlns='http://www.w3.org/XML/1998/namespace'/></message>`],
+    ['attack: the xmlns namespace declared as the default one', `<message><x xmlns='http://www.w3.org/2000/xmlns/'/></message>`],
     ['a tab in an attribute value (normalised by parsers)', `<message id='a\tb'/>`],
     ['a control character in text', `<message><body>\u0001</body></message>`],
     ['U+FFFE in text', `<message><body>\uFFFE</body></message>`],
