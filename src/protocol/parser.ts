@@ -30,7 +30,7 @@ import { frameStanza, type FramedStanza } from './frame.js';
 import { NS, type StreamErrorCondition } from './ns.js';
 import { newStartTag, readStartTag, type StartTag } from './lexer.js';
 import { ElementTree, type StreamHeader } from './tree.js';
-import { utf8Length } from './utf8.js';
+import { sequential, utf8Length } from './utf8.js';
 import { decodeEntities, ILLEGAL_CHAR, isWs, MAX_ENTITY_LENGTH, normaliseEol, WS, XmlFail as Fail } from './xml-text.js';
 
 export type { StreamHeader } from './tree.js';
@@ -82,17 +82,6 @@ const FRAME_MISSES = 8;
 const FRAME_SKIPS = 32;
 
 type Phase = 'prolog' | 'stream' | 'ended' | 'failed';
-
-/**
- * The rest of the last read joined to this one, as one sequential string. A
- * joined string is a rope in V8, and every charCodeAt on it takes a slower
- * path; the fast path reads each character of a read at least once. For plain
- * ASCII (Latin-1 is then exact) a copy through a Buffer is a few memcpys per
- * read and saves more than that per stanza.
- */
-function flat(joined: string, plain: boolean): string {
-  return plain ? Buffer.from(joined, 'latin1').toString('latin1') : joined;
-}
 
 export class StreamParser {
   #handlers: ParserHandlers;
@@ -195,7 +184,7 @@ export class StreamParser {
         return undefined;
       }
       this.#runPlain = plain && (this.#pending.length === 0 || this.#pendingPlain);
-      const buf = this.#pending.length > 0 ? flat(this.#pending + chunk, this.#runPlain) : chunk;
+      const buf = this.#pending.length > 0 ? sequential(this.#pending + chunk, this.#runPlain) : chunk;
       this.#pending = '';
       this.#pendingMarkup = false;
       this.#sawWhitespace = false;
