@@ -30,17 +30,20 @@ export interface Addressed {
 }
 
 export function checkAddressing(component: string, stanza: Addressed): Verdict {
-  const subject = `<${stanza.name}>`;
-  const from = stanza.attrs.from as string | undefined;
+  return checkAddresses(component, stanza.name, stanza.attrs.from as string | undefined, stanza.attrs.to as string | undefined);
+}
+
+/** The same rules over a stanza's name, `from` and `to` (the fast path reads them off its characters, with no object to hold them). */
+export function checkAddresses(component: string, name: string, from: string | undefined, to: string | undefined): Verdict {
+  // The subject is built only for a refusal: a pass costs no string.
   if (from === undefined) {
-    return rejectStream('invalid_from', 'invalid-from', subject, 'components must address every stanza');
+    return rejectStream('invalid_from', 'invalid-from', `<${name}>`, 'components must address every stanza');
   }
   const parsed = parseJid(from);
   if (!parsed.ok || parsed.jid.domain !== component) {
-    return rejectStream('invalid_from', 'invalid-from', subject, `it must be ${component} or a JID under it`);
+    return rejectStream('invalid_from', 'invalid-from', `<${name}>`, `it must be ${component} or a JID under it`);
   }
-  const to = stanza.attrs.to as string | undefined;
-  if (to === undefined) return rejectStream('missing_to', 'improper-addressing', subject);
-  if (!parseJid(to).ok) return rejectStream('malformed_to', 'improper-addressing', subject);
+  if (to === undefined) return rejectStream('missing_to', 'improper-addressing', `<${name}>`);
+  if (!parseJid(to).ok) return rejectStream('malformed_to', 'improper-addressing', `<${name}>`);
   return PASS;
 }

@@ -12,7 +12,7 @@
 import type { FramedStanza } from '../protocol/frame.js';
 import { DISCO, NS, isReservedNamespace } from '../protocol/ns.js';
 import { isCanonicalJid } from '../protocol/jid.js';
-import { checkAddressing } from './addressing.js';
+import { checkAddresses } from './addressing.js';
 import { judgePrivilegedMessage, type OutboundContext } from './outbound.js';
 import type { Verdict } from './verdict.js';
 
@@ -47,7 +47,7 @@ export function framedOutboundPasses(component: string, s: FramedStanza, isDeleg
 function addressingPasses(component: string, name: string, from: string | undefined, to: string | undefined): boolean {
   // A JID not in prepared form is refused by the full path (policy/outbound.ts).
   if ((from !== undefined && !isCanonicalJid(from)) || (to !== undefined && !isCanonicalJid(to))) return false;
-  return checkAddressing(component, { name, attrs: { from, to } }).action === 'pass';
+  return checkAddresses(component, name, from, to).action === 'pass';
 }
 
 /**
