@@ -316,6 +316,8 @@ export class StreamParser {
       }
       // So may CR LF: a CR at the end waits for what follows it.
       if (stop > pos && buf.charCodeAt(stop - 1) === 0x0d) stop--;
+      // And ']]>' (refused in any split, as libexpat does): a ']' or ']]' at the end waits too.
+      if (stop > pos && buf.charCodeAt(stop - 1) === 0x5d) stop -= stop - 1 > pos && buf.charCodeAt(stop - 2) === 0x5d ? 2 : 1;
     }
     if (stop > pos) {
       const raw = buf.slice(pos, stop);
