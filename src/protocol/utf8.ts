@@ -63,7 +63,10 @@ function plainByte(b: number): boolean {
  * is a few memcpys per read and saves more than that per stanza.
  */
 export function sequential(joined: string, plain: boolean): string {
-  return plain ? Buffer.from(joined, 'latin1').toString('latin1') : joined;
+  if (!plain) return joined;
+  // Latin-1 keeps only the low byte of each character: a wrong `plain` would turn U+4E3C into '<'.
+  // Whatever the flag says, characters are never changed: only input that is all ASCII is copied.
+  return Buffer.byteLength(joined, 'utf8') === joined.length ? Buffer.from(joined, 'latin1').toString('latin1') : joined;
 }
 
 /**

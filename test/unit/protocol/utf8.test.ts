@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { isPlainAscii, StrictUtf8Decoder } from '../../../src/protocol/utf8.js';
+import { isPlainAscii, sequential, StrictUtf8Decoder } from '../../../src/protocol/utf8.js';
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const ascii = (s: string) => new TextEncoder().encode(s);
@@ -44,6 +44,18 @@ describe('isPlainAscii', () => {
   it('is true for printable ASCII with DEL, quotes and markup', () => {
     expect(isPlainAscii(ascii(`<message id='1' to="a@b">x > y \x7f</message>`))).toBe(true);
     expect(isPlainAscii(bytes())).toBe(true);
+  });
+});
+
+describe('sequential', () => {
+  it('joins plain input into the same characters', () => {
+    expect(sequential(`<message id='1'>` + `<body>x</body>`, true)).toBe(`<message id='1'><body>x</body>`);
+  });
+
+  it('never changes a character, even when told wrongly that the input is plain', () => {
+    // Latin-1 would keep U+4E3C's low byte: '<'.
+    for (const s of ['a\u4e3cb', 'é', '😀', '\ud800', 'x\u0100'])
+      expect(sequential(`<m>${s}`, true)).toBe(`<m>${s}`);
   });
 });
 
