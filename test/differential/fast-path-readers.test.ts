@@ -10,62 +10,31 @@
  * decisions are the full engine's. Together: the server acts on what
  * privguard judged, whichever path judged it.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPolicyText } from '../../src/config/load.js';
-import { Link } from '../../src/engine/link.js';
-import { compilePolicy } from '../../src/policy/compile.js';
+import { describe, expect, it } from 'vitest';
 import { isJudgedNamespace } from '../../src/policy/framed.js';
 import { StreamParser } from '../../src/protocol/parser.js';
-import { parseStanza, STREAM_HEADER } from '../support/stanzas.js';
-import { ATTACK_ADVERTISEMENT, ATTACK_COMPONENT, ATTACK_LIMITS, ATTACK_POLICY, PRIVILEGED_ATTACKS } from '../support/privileged-attacks.js';
+import { STREAM_HEADER } from '../support/stanzas.js';
+import { ATTACK_LIMITS, attackLink, PRIVILEGED_ATTACKS } from '../support/privileged-attacks.js';
 import { canonical } from './canonical.js';
-import { Expat } from './expat.js';
+import { PROSODY, useReaders } from './readers.js';
 
-const PROSODY = existsSync('/usr/lib/prosody/util/xmppstream.lua');
-const P1_XML = (() => {
-  const lib = '/usr/lib/erlang/lib';
-  const dir = existsSync(lib) ? readdirSync(lib).find((d) => d.startsWith('p1_xml-')) : undefined;
-  return dir !== undefined && existsSync('/usr/bin/escript') ? `${lib}/${dir}/ebin` : undefined;
-})();
+const readers = useReaders();
 
-let expat: Expat;
-let fxml: Expat | undefined;
-beforeAll(() => {
-  expat = new Expat();
-  if (P1_XML) fxml = new Expat('escript', [fileURLToPath(new URL('./fxml.escript', import.meta.url)), P1_XML]);
-});
-afterAll(() => {
-  expat.close();
-  fxml?.close();
-});
-
-const COMPILED = compilePolicy(loadPolicyText(ATTACK_POLICY, 'p.yaml', {})).components.get(ATTACK_COMPONENT)!;
 const PLAIN_CHARS = /^[\x20-\x25\x27-\x5c\x5e-\x7f]*$/;
 
 /** The characters the fast path sent to the server for `pieces` (the full path's sendings are raw-tree.test.ts's business). */
 function fastSent(pieces: string[], plain: boolean): string[] {
   const sent: string[] = [];
   let framed: string | undefined;
-  const link = new Link({
-    name: ATTACK_COMPONENT,
-    compiled: COMPILED,
-    mode: 'enforce',
-    pendingTimeoutMs: 1000,
-    maxPending: 10,
-    now: () => 0,
-    effects: {
-      toComponent: () => {},
-      toServer: (xml) => {
-        if (xml === framed) sent.push(xml);
-      },
-      closeStreams: () => {},
-      decision: () => {},
-      log: () => {},
+  const link = attackLink({
+    toComponent: () => {},
+    toServer: (xml) => {
+      if (xml === framed) sent.push(xml);
     },
+    closeStreams: () => {},
+    decision: () => {},
+    log: () => {},
   });
-  link.fromServer(parseStanza(ATTACK_ADVERTISEMENT));
   const p = new StreamParser(
     {
       onHeader: () => {},
@@ -95,10 +64,11 @@ function judged(xml: string): string[] {
 
 describe("differential: the servers' readers read what the privileged-message fast path forwards as privguard judged it", () => {
   it("every attack the fast path forwards, in one read or two, read by libexpat, Prosody's util.xmppstream and fast_xml", async () => {
-    const readers = [
-      (b: Buffer) => expat.tree(b),
-      ...(PROSODY ? [(b: Buffer) => expat.tree(b, 'prosody')] : []),
-      ...(fxml ? [(b: Buffer) => fxml!.tree(b)] : []),
+    const fxml = readers.fxml;
+    const reads = [
+      (b: Buffer) => readers.expat.tree(b),
+      ...(PROSODY ? [(b: Buffer) => readers.expat.tree(b, 'prosody')] : []),
+      ...(fxml ? [(b: Buffer) => fxml.tree(b)] : []),
     ];
     const diffs: string[] = [];
     let forwarded = 0;
@@ -110,7 +80,7 @@ describe("differential: the servers' readers read what the privileged-message fa
       }
       for (const s of sent) {
         forwarded++;
-        for (const read of readers) {
+        for (const read of reads) {
           const t = await read(Buffer.from(s, 'utf8'));
           if (!Array.isArray(t) || t.length !== 1 || !trees.includes(t[0]!)) diffs.push(`${what}: ${JSON.stringify(s)}\n  privguard judged ${trees.join(' ; ') || '(nothing: it refuses the input)'}\n  the reader reads ${JSON.stringify(t)}`);
         }
@@ -125,12 +95,12 @@ describe("differential: the servers' readers read what the privileged-message fa
     const [, alice] = PRIVILEGED_ATTACKS[0]!;
     const [tree] = judged(alice);
     const bob = Buffer.from(alice.replace('alice@', 'bob@'));
-    expect(await expat.tree(Buffer.from(alice))).toEqual([tree]);
-    expect(await expat.tree(bob)).not.toEqual([tree]);
-    if (PROSODY) expect(await expat.tree(bob, 'prosody')).not.toEqual([tree]);
-    if (fxml) {
-      expect(await fxml.tree(Buffer.from(alice))).toEqual([tree]);
-      expect(await fxml.tree(bob)).not.toEqual([tree]);
+    expect(await readers.expat.tree(Buffer.from(alice))).toEqual([tree]);
+    expect(await readers.expat.tree(bob)).not.toEqual([tree]);
+    if (PROSODY) expect(await readers.expat.tree(bob, 'prosody')).not.toEqual([tree]);
+    if (readers.fxml) {
+      expect(await readers.fxml.tree(Buffer.from(alice))).toEqual([tree]);
+      expect(await readers.fxml.tree(bob)).not.toEqual([tree]);
     }
   });
 });

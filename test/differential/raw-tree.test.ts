@@ -14,15 +14,13 @@
  * a reference), with reads suspended after a stanza as the rate limit does and
  * the fast path declining at random.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { StreamParser } from '../../src/protocol/parser.js';
 import { serialize } from '../../src/protocol/serialize.js';
 import { StrictUtf8Decoder } from '../../src/protocol/utf8.js';
 import { canonical } from './canonical.js';
-import { Expat } from './expat.js';
+import { P1_XML, PROSODY, useReaders } from './readers.js';
 
 /**
  * Stream headers a component may open with. The server reads what privguard
@@ -38,31 +36,13 @@ const HEADERS = [
 // (A header whose default namespace is another one is refused by the listener: proxy/listener.ts.)
 const LIMITS = { maxStanzaBytes: 65536, maxDepth: 32 };
 
-/** Prosody's own stream reader (util/xmppstream.lua) is compared too where Prosody is installed (CI installs it). */
-const PROSODY = existsSync('/usr/lib/prosody/util/xmppstream.lua');
+/** Prosody's own stream reader is compared too where Prosody is installed; ejabberd's fast_xml where it is. */
 const READERS = PROSODY ? (['expat', 'prosody'] as const) : (['expat'] as const);
-
-/** ejabberd's reader (fast_xml, Debian's erlang-p1-xml), run by fxml.escript, where it is installed. */
-const P1_XML = (() => {
-  const lib = '/usr/lib/erlang/lib';
-  const dir = existsSync(lib) ? readdirSync(lib).find((d) => d.startsWith('p1_xml-')) : undefined;
-  return dir !== undefined && existsSync('/usr/bin/escript') ? `${lib}/${dir}/ebin` : undefined;
-})();
-
-let expat: Expat;
-let fxml: Expat | undefined;
-beforeAll(() => {
-  expat = new Expat();
-  if (P1_XML) fxml = new Expat('escript', [fileURLToPath(new URL('./fxml.escript', import.meta.url)), P1_XML]);
-});
-afterAll(() => {
-  expat.close();
-  fxml?.close();
-});
+const readers = useReaders();
 
 type Reader = 'expat' | 'prosody' | 'ejabberd';
 const ALL_READERS: Reader[] = [...READERS, ...(P1_XML ? (['ejabberd'] as const) : [])];
-const read = (s: Buffer, reader: Reader) => (reader === 'ejabberd' ? fxml!.tree(s) : expat.tree(s, reader));
+const read = (s: Buffer, reader: Reader) => (reader === 'ejabberd' ? readers.fxml!.tree(s) : readers.expat.tree(s, reader));
 
 interface Forwarded {
   judged: string;
@@ -188,7 +168,7 @@ async function compare(inputs: { bytes: Buffer; cuts: number[]; suspend: boolean
     }
   }
   const list = [...seen];
-  const trees = await Promise.all(list.map(([s]) => expat.tree(Buffer.from(s, 'utf8'))));
+  const trees = await Promise.all(list.map(([s]) => readers.expat.tree(Buffer.from(s, 'utf8'))));
   const diffs = list.flatMap(([s, judged], i) => {
     const t = trees[i]!;
     if (!Array.isArray(t)) return [`${JSON.stringify(s)}: libexpat refuses it (${t.error}) ${[...s].filter((c) => c.charCodeAt(0) > 0x7e).map((c) => c.codePointAt(0)!.toString(16)).join(' ')}`];

@@ -12,17 +12,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { loadPolicyText } from '../../src/config/load.js';
-import { Link } from '../../src/engine/link.js';
-import { compilePolicy } from '../../src/policy/compile.js';
 import { isJudgedNamespace } from '../../src/policy/framed.js';
 import { privilegeVersion } from '../../src/protocol/ns.js';
 import { StreamParser, type ParserHandlers } from '../../src/protocol/parser.js';
 import { serialize } from '../../src/protocol/serialize.js';
 import { parseStanza, STREAM_HEADER } from '../support/stanzas.js';
-import { ATTACK_ADVERTISEMENT, ATTACK_COMPONENT, ATTACK_LIMITS, ATTACK_POLICY, PRIVILEGED_ATTACKS } from '../support/privileged-attacks.js';
+import { ATTACK_LIMITS, attackLink, PRIVILEGED_ATTACKS } from '../support/privileged-attacks.js';
 
-const COMPILED = compilePolicy(loadPolicyText(ATTACK_POLICY, 'p.yaml', {})).components.get(ATTACK_COMPONENT)!;
 const PLAIN_CHARS = /^[\x20-\x25\x27-\x5c\x5e-\x7f]*$/;
 const PIECES = [
   '<', '>', '&', '/', '"', "'", ':', '=', ' ', '\r', '\t', '\n', '</a>', '<a>', ']]>', '\u0000', '\u0085', 'é', '😀', 'bob', 'alice',
@@ -37,22 +33,13 @@ function sent(xml: string): string {
 
 function throughLink(pieces: string[], fast: boolean, plain: boolean[], suspend: boolean): unknown[] {
   const out: unknown[] = [];
-  const link = new Link({
-    name: ATTACK_COMPONENT,
-    compiled: COMPILED,
-    mode: 'enforce',
-    pendingTimeoutMs: 1000,
-    maxPending: 10,
-    now: () => 0,
-    effects: {
-      toComponent: (xml) => void out.push(['component', xml]),
-      toServer: (xml) => void out.push(['server', sent(xml)]),
-      closeStreams: (condition, text) => void out.push(['close', condition, text]),
-      decision: (e) => void out.push(['decision', e]),
-      log: (level, _fields, message) => void out.push(['log', level, message]),
-    },
+  const link = attackLink({
+    toComponent: (xml) => void out.push(['component', xml]),
+    toServer: (xml) => void out.push(['server', sent(xml)]),
+    closeStreams: (condition, text) => void out.push(['close', condition, text]),
+    decision: (e) => void out.push(['decision', e]),
+    log: (level, _fields, message) => void out.push(['log', level, message]),
   });
-  link.fromServer(parseStanza(ATTACK_ADVERTISEMENT));
   out.length = 0;
   let suspended = false;
   const pause = () => {

@@ -8,6 +8,12 @@
  * and the differential test (the servers' readers read what the fast path
  * forwards as privguard judged it: test/differential/fast-path-readers.test.ts).
  */
+import { loadPolicyText } from '../../src/config/load.js';
+import type { Mode } from '../../src/config/schema.js';
+import type { LinkEffects } from '../../src/engine/effects.js';
+import { Link } from '../../src/engine/link.js';
+import { compilePolicy, type CompiledComponent } from '../../src/policy/compile.js';
+import { parseStanza } from './stanzas.js';
 
 export const ATTACK_COMPONENT = 'pubsub.example.test';
 
@@ -24,6 +30,18 @@ export const ATTACK_POLICY = `components:
 export const ATTACK_ADVERTISEMENT = `<message from='example.test' to='${ATTACK_COMPONENT}'><privilege xmlns='urn:xmpp:privilege:2'><perm access='message' type='outgoing'/></privilege></message>`;
 
 export const ATTACK_LIMITS = { maxStanzaBytes: 2000, maxDepth: 10 };
+
+/** The attack component's part of `policy` (ATTACK_POLICY, or a text of it as after a reload), compiled. */
+export function attackCompiled(policy = ATTACK_POLICY): CompiledComponent {
+  return compilePolicy(loadPolicyText(policy, 'p.yaml', {})).components.get(ATTACK_COMPONENT)!;
+}
+
+/** A Link for the attack component on a fake clock, the server's advertisement already read. */
+export function attackLink(effects: LinkEffects, compiled = attackCompiled(), mode: Mode = 'enforce'): Link {
+  const link = new Link({ name: ATTACK_COMPONENT, compiled, mode, pendingTimeoutMs: 1000, maxPending: 10, now: () => 0, effects });
+  link.fromServer(parseStanza(ATTACK_ADVERTISEMENT));
+  return link;
+}
 
 interface Wrap {
   /** The outer message's attributes. */

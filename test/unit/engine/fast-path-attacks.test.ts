@@ -9,18 +9,14 @@
  * events (verdict, reason, audit fields), closes and parse failures.
  */
 import { describe, expect, it } from 'vitest';
-import { loadPolicyText } from '../../../src/config/load.js';
-import { Link } from '../../../src/engine/link.js';
-import { compilePolicy } from '../../../src/policy/compile.js';
 import { isJudgedNamespace } from '../../../src/policy/framed.js';
 import { StreamParser, type ParserHandlers } from '../../../src/protocol/parser.js';
-import { parseStanza, STREAM_HEADER } from '../../support/stanzas.js';
-import { ATTACK_ADVERTISEMENT, ATTACK_COMPONENT, ATTACK_LIMITS, ATTACK_POLICY, PRIVILEGED_ATTACKS } from '../../support/privileged-attacks.js';
+import { STREAM_HEADER } from '../../support/stanzas.js';
+import { ATTACK_LIMITS, ATTACK_POLICY, attackCompiled, attackLink, PRIVILEGED_ATTACKS } from '../../support/privileged-attacks.js';
 
-const compiled = (text: string) => compilePolicy(loadPolicyText(text, 'p.yaml', {})).components.get(ATTACK_COMPONENT)!;
-const ALICE_ONLY = compiled(ATTACK_POLICY);
+const ALICE_ONLY = attackCompiled();
 // After the reload, bob is in scope too and alice is not.
-const BOB_ONLY = compiled(ATTACK_POLICY.replace('users: ["alice"]', 'users: ["bob"]'));
+const BOB_ONLY = attackCompiled(ATTACK_POLICY.replace('users: ["alice"]', 'users: ["bob"]'));
 
 /** What protocol/utf8.ts's isPlainAscii says of such characters' bytes: ASCII from U+0020 on, but '&' and ']'. */
 const PLAIN_CHARS = /^[\x20-\x25\x27-\x5c\x5e-\x7f]*$/;
@@ -33,22 +29,17 @@ interface Run {
 
 function throughLink(pieces: string[], fast: boolean, plain: boolean, mode: 'enforce' | 'report', reload: boolean): Run {
   const effects: unknown[] = [];
-  const link = new Link({
-    name: ATTACK_COMPONENT,
-    compiled: ALICE_ONLY,
-    mode,
-    pendingTimeoutMs: 1000,
-    maxPending: 10,
-    now: () => 0,
-    effects: {
+  const link = attackLink(
+    {
       toComponent: (xml, kind) => void effects.push(['component', xml, kind]),
       toServer: (xml, kind) => void effects.push(['server', xml, kind]),
       closeStreams: (condition, text) => void effects.push(['close', condition, text]),
       decision: (e) => void effects.push(['decision', e]),
       log: (level, _fields, message) => void effects.push(['log', level, message]),
     },
-  });
-  link.fromServer(parseStanza(ATTACK_ADVERTISEMENT));
+    ALICE_ONLY,
+    mode,
+  );
   if (reload) link.reload(BOB_ONLY, mode);
   effects.length = 0; // the advertisement's and the reload's effects are the same on both sides and not under test
   let taken = 0;
