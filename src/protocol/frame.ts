@@ -32,6 +32,11 @@ import { extraUtf8 } from './utf8.js';
 export class FramedStanza {
   readonly name: string;
   readonly xml: string;
+  /** Where the stanza is in the parser's input; with `source`, in those bytes too (the same positions). */
+  readonly start: number;
+  readonly end: number;
+  /** The bytes the input was decoded from when it was ASCII, one per character (StreamParser.write). */
+  readonly source: Uint8Array | undefined;
   /** Set when the stanza is a privileged message (its one judged part, read without a tree). */
   readonly privileged: PrivilegedShape | undefined;
   #buf: string;
@@ -39,9 +44,12 @@ export class FramedStanza {
   #marks: number[];
   #attrs: Record<string, string> | undefined;
 
-  constructor(name: string, buf: string, start: number, end: number, marks: number[], privileged: PrivilegedShape | undefined) {
+  constructor(name: string, buf: string, start: number, end: number, marks: number[], privileged: PrivilegedShape | undefined, source?: Uint8Array) {
     this.name = name;
     this.xml = buf.slice(start, end);
+    this.start = start;
+    this.end = end;
+    this.source = source;
     this.privileged = privileged;
     this.#buf = buf;
     this.#marks = marks;
@@ -116,6 +124,14 @@ class OpenStack {
   }
 }
 const OPEN = new OpenStack();
+/**
+ * Attribute marks of the root and of the child element being read, kept from
+ * one stanza to the next for the same reason (an array grown from empty per
+ * stanza was most of what framing a privileged message allocated). The root's
+ * are copied out, at their exact size, into the FramedStanza.
+ */
+const ROOT_MARKS: number[] = new Array<number>(MAX_FAST_ATTRS * 4).fill(0);
+const CHILD_MARKS: number[] = new Array<number>(MAX_FAST_ATTRS * 4).fill(0);
 
 /**
  * Frame the stanza starting at `buf[pos] === '<'` (a start tag at stream
@@ -128,17 +144,27 @@ const OPEN = new OpenStack();
  * attribute value needs a look but the '<' or quote that ends it, found with
  * indexOf, and such runs add no UTF-8 bytes beyond one per character.
  * Without it every character of them is looked at.
+ * `source`: the bytes `buf` was decoded from, one per character, if it was
+ * (handed on in the FramedStanza, not read here).
  */
-export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJudged: (ns: string) => boolean, plain = false): FramedStanza | undefined {
+export function frameStanza(
+  buf: string,
+  pos: number,
+  limits: ParserLimits,
+  isJudged: (ns: string) => boolean,
+  plain = false,
+  source?: Uint8Array,
+): FramedStanza | undefined {
   const len = buf.length;
   const maxChars = limits.maxStanzaBytes;
   // Open elements as [nameStart, nameEnd] pairs into buf (no strings built).
   const open = OPEN.reset();
   let name = '';
-  const rootMarks: number[] = [];
+  const rootMarks = ROOT_MARKS;
+  let rootCount = 0;
   // Reused for every child element, with its own count (setting an array's length is a call into the runtime):
   // only duplicates are looked for there, and the privileged shape copies the inner message's.
-  const childMarks: number[] = [];
+  const childMarks = CHILD_MARKS;
   let rootKids = 0;
   let shape: PrivilegedShape | undefined;
   let extra = 0; // UTF-8 bytes beyond one per character
@@ -234,7 +260,9 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
         }
         j = k + 1;
       }
-      if (!root) {
+      if (root) {
+        rootCount = count;
+      } else {
         const depth = open.length / 2;
         if (shape !== undefined) {
           if (!shape.open(depth, nameStart, nameEnd, ns, childMarks, count)) return undefined;
@@ -276,7 +304,7 @@ export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJu
   }
   if (i - pos + extra > maxChars) return undefined;
   if (shape !== undefined && !shape.complete) return undefined;
-  const framed = new FramedStanza(name, buf, pos, i, rootMarks, shape);
+  const framed = new FramedStanza(name, buf, pos, i, rootMarks.slice(0, rootCount), shape, source);
   // A privileged message goes on as it arrived only where the full path would send these very
   // characters: a stanza with a CR in its text is sent re-serialised there (line ends normalised).
   // (`plain` input has no control character at all.)

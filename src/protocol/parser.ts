@@ -25,52 +25,16 @@
  * Out of scope: DTDs of any kind (refused), XML 1.1, astral-plane name characters
  * (names are matched over the BMP).
  */
-import type { Element } from '@xmpp/xml';
-import { frameStanza, type FramedStanza } from './frame.js';
+import { frameStanza } from './frame.js';
 import { NS, type StreamErrorCondition } from './ns.js';
+import type { ParseFailure, ParserHandlers, ParserLimits } from './parser-types.js';
 import { newStartTag, readStartTag, type StartTag } from './lexer.js';
-import { ElementTree, type StreamHeader } from './tree.js';
-import { sequential, utf8Length } from './utf8.js';
+import { ElementTree } from './tree.js';
+import { joinAscii, sequential, utf8Length } from './utf8.js';
 import { decodeEntities, ILLEGAL_CHAR, isWs, MAX_ENTITY_LENGTH, normaliseEol, WS, XmlFail as Fail } from './xml-text.js';
 
 export type { StreamHeader } from './tree.js';
-
-export interface ParseFailure {
-  condition: StreamErrorCondition;
-  text: string;
-}
-
-export interface ParserHandlers {
-  onHeader(header: StreamHeader): void;
-  /**
-   * A complete stanza. `raw`, when given, is its characters as they arrived,
-   * and every reader of XML reads them as exactly this tree (see #rawOk): a
-   * stanza judged and left unchanged may be forwarded as `raw`.
-   */
-  onStanza(stanza: Element, raw?: string): void;
-  onEnd(): void;
-  /** White space between stanzas (a keep-alive); called at most once per write. */
-  onWhitespace?(): void;
-  /**
-   * A complete stanza that needs no tree (protocol/frame.ts). Return true when
-   * it was handled as it is; false makes the parser parse it in full and hand
-   * it to onStanza. Without this handler every stanza is parsed in full.
-   */
-  onFramed?(stanza: FramedStanza): boolean;
-  /** Namespaces that send a stanza to the full path (policy/framed.ts); the fast path needs it with onFramed. */
-  isJudged?: (ns: string) => boolean;
-}
-
-export interface ParserLimits {
-  maxStanzaBytes: number;
-  maxDepth: number;
-  /**
-   * Reading the server's stream: tolerate a reserved namespace declared as the
-   * default one. Prosody writes a user's `<xml:x/>` that way; refusing it would
-   * let any user end the component's session. A component gets it refused.
-   */
-  serverStream?: boolean;
-}
+export type { ParseFailure, ParserHandlers, ParserLimits } from './parser-types.js';
 
 /**
  * After this many stanzas in a row took the full path anyway, the next
@@ -97,6 +61,11 @@ export class StreamParser {
   #pendingPlain = false;
   #heldPlain = false;
   #runPlain = false;
+  /** The bytes the input being run was decoded from, one per character (an ASCII read; see write()); for #held too. */
+  #runSource: Uint8Array | undefined;
+  #heldSource: Uint8Array | undefined;
+  /** #pending is a slice of a run that had its bytes (so it is ASCII). */
+  #pendingAscii = false;
   /** The open elements and their namespace scopes. */
   #tree: ElementTree;
   /** UTF-8 bytes consumed by the stanza being read (0 between stanzas). */
@@ -132,15 +101,12 @@ export class StreamParser {
     this.#tree = new ElementTree(limits.maxDepth, limits.serverStream === true);
   }
 
-  get failed(): ParseFailure | undefined {
-    return this.#failure;
-  }
-
   /** Stop parsing: later writes are ignored (used when the stream is closed). */
   stop(): void {
     if (this.#phase !== 'failed') this.#phase = 'ended';
     this.#pending = '';
     this.#held = '';
+    this.#heldSource = undefined;
     this.#tree.clear();
   }
 
@@ -158,8 +124,10 @@ export class StreamParser {
     if (!this.#suspended) return undefined;
     this.#suspended = false;
     const held = this.#held;
+    const source = this.#heldSource;
     this.#held = '';
-    return held.length > 0 ? this.write(held, this.#heldPlain) : undefined;
+    this.#heldSource = undefined;
+    return held.length > 0 ? this.write(held, this.#heldPlain, source) : undefined;
   }
 
   /**
@@ -167,11 +135,15 @@ export class StreamParser {
    * `plain`: every character of `chunk` is printable ASCII other than '&' and
    * ']' (protocol/utf8.ts says so from the bytes); the fast path then skips
    * looking at each character of text and attribute values (frame.ts).
+   * `source`: the bytes `chunk` was decoded from when it is ASCII, one byte per
+   * character; framed stanzas then point into them (FramedStanza.source) so that
+   * they can be forwarded as the very bytes that arrived, without encoding.
    */
-  write(chunk: string, plain = false): ParseFailure | undefined {
+  write(chunk: string, plain = false, source?: Uint8Array): ParseFailure | undefined {
     if (this.#phase === 'ended' || this.#phase === 'failed' || chunk.length === 0) return undefined;
     if (this.#suspended) {
       this.#heldPlain = (this.#held.length === 0 || this.#heldPlain) && plain;
+      this.#heldSource = this.#held.length === 0 ? source : undefined;
       this.#held += chunk;
       return undefined;
     }
@@ -179,18 +151,28 @@ export class StreamParser {
       if (this.#pendingMarkup && chunk.indexOf('>') === -1) {
         // An incomplete tag cannot complete without '>': append, bound, wait.
         this.#pendingPlain = (this.#pending.length === 0 || this.#pendingPlain) && plain;
+        this.#pendingAscii = (this.#pending.length === 0 || this.#pendingAscii) && source !== undefined;
         this.#pending += chunk;
         this.#checkOpenToken(this.#pending.length);
         return undefined;
       }
       this.#runPlain = plain && (this.#pending.length === 0 || this.#pendingPlain);
-      const buf = this.#pending.length > 0 ? sequential(this.#pending + chunk, this.#runPlain) : chunk;
+      let buf = chunk;
+      this.#runSource = source;
+      if (this.#pending.length > 0) {
+        // The rest of an ASCII read before an ASCII read: join the bytes, and both the string and its bytes are whole.
+        const joined = source !== undefined && this.#pendingAscii ? joinAscii(this.#pending, source) : undefined;
+        this.#runSource = joined;
+        buf = joined !== undefined ? joined.toString('latin1') : sequential(this.#pending + chunk, this.#runPlain);
+      }
       this.#pending = '';
       this.#pendingMarkup = false;
       this.#sawWhitespace = false;
       this.#run(buf);
+      this.#runSource = undefined; // a read's bytes are not kept alive between reads
       return undefined;
     } catch (e) {
+      this.#runSource = undefined;
       if (!(e instanceof Fail)) throw e;
       this.#failure = { condition: e.condition, text: e.text };
       this.#phase = 'failed';
@@ -238,6 +220,7 @@ export class StreamParser {
   #defer(buf: string, from: number, markup: boolean): void {
     this.#pending = buf.slice(from);
     this.#pendingPlain = this.#runPlain;
+    this.#pendingAscii = this.#runSource !== undefined;
     this.#pendingMarkup = markup;
     this.#checkOpenToken(this.#pending.length);
   }
@@ -256,6 +239,7 @@ export class StreamParser {
       if (this.#suspended) {
         // Held unparsed (and uncounted) until resume().
         this.#heldPlain = this.#runPlain && (this.#held.length === 0 || this.#heldPlain);
+        this.#heldSource = this.#held.length === 0 ? this.#runSource?.subarray(pos) : undefined;
         this.#held = buf.slice(pos) + this.#held;
         return;
       }
@@ -267,10 +251,10 @@ export class StreamParser {
         if (this.#frameSkips > 0) {
           if (--this.#frameSkips === 0) this.#frameMisses = FRAME_MISSES - 1;
         } else {
-          const framed = frameStanza(buf, pos, this.#limits, this.#handlers.isJudged!, this.#runPlain);
+          const framed = frameStanza(buf, pos, this.#limits, this.#handlers.isJudged!, this.#runPlain, this.#runSource);
           if (framed !== undefined && this.#handlers.onFramed!(framed)) {
             this.#frameMisses = 0;
-            pos += framed.xml.length;
+            pos = framed.end;
             continue;
           }
           // A stream of stanzas that all need judging (a privileged flood) stops paying for the attempt.
@@ -330,6 +314,7 @@ export class StreamParser {
     if (stop < end) {
       this.#pending = buf.slice(stop, end);
       this.#pendingPlain = this.#runPlain;
+      this.#pendingAscii = this.#runSource !== undefined;
       this.#pendingMarkup = false;
     }
     return end;

@@ -70,6 +70,20 @@ export function sequential(joined: string, plain: boolean): string {
 }
 
 /**
+ * `pending` (ASCII characters: the rest of an earlier ASCII read) joined to the
+ * ASCII bytes `bytes`, as bytes: one flat copy whose Latin-1 decoding is the
+ * joined text, one byte per character. Undefined if `pending` is not ASCII.
+ */
+export function joinAscii(pending: string, bytes: Uint8Array): Buffer | undefined {
+  // Latin-1 keeps only each character's low byte: a wrong caller must not turn U+4E3C into '<' (undefined: join as text).
+  if (Buffer.byteLength(pending, 'utf8') !== pending.length) return undefined;
+  const out = Buffer.allocUnsafe(pending.length + bytes.length);
+  out.write(pending, 0, 'latin1');
+  out.set(bytes, pending.length);
+  return out;
+}
+
+/**
  * Decodes a byte stream as strict UTF-8 (RFC 3629), a character split across
  * reads included. Invalid input (overlong forms, surrogates, bytes that start
  * no character, a truncated sequence followed by more) is an error, never
@@ -82,15 +96,19 @@ export class StrictUtf8Decoder {
   #mayHoldPart = false;
   /** Whether the characters last returned are plain ASCII (isPlainAscii). */
   plain = false;
+  /** Whether the characters last returned are the bytes given, one per character (an ASCII read). */
+  ascii = false;
 
   /** The characters of `bytes`, or undefined when the input is not UTF-8 (the decoder is then unusable). */
   write(bytes: Uint8Array): string | undefined {
     if (!this.#mayHoldPart && isAscii(bytes)) {
       // ASCII is its own UTF-8 and Latin-1: a plain copy decodes it (most reads are ASCII).
       this.plain = isPlainAscii(bytes);
+      this.ascii = true;
       return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).toString('latin1');
     }
     this.plain = false;
+    this.ascii = false;
     try {
       const text = this.#decoder.decode(bytes, { stream: true });
       // A read ending in an ASCII byte ends on a whole character (or the decoder has failed).

@@ -112,9 +112,12 @@ describe('strict UTF-8', () => {
     expect(new StrictUtf8Decoder().write(bytes(0x3c, ...b))).toBeUndefined();
   });
   it('a failure from outside the parser ends it like its own', () => {
-    const p = new StreamParser({ onHeader: () => {}, onStanza: () => {}, onEnd: () => {} }, { maxStanzaBytes: 100, maxDepth: 4 });
+    let headers = 0;
+    const p = new StreamParser({ onHeader: () => void headers++, onStanza: () => {}, onEnd: () => {} }, { maxStanzaBytes: 100, maxDepth: 4 });
     expect(p.fail('not-well-formed', 'invalid UTF-8')).toEqual({ condition: 'not-well-formed', text: 'invalid UTF-8' });
-    expect(p.failed?.condition).toBe('not-well-formed');
+    // Dead afterwards: input is ignored, as after a failure of its own.
+    expect(p.write("<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>")).toBeUndefined();
+    expect(headers).toBe(0);
     expect(p.fail('not-well-formed', 'again')).toBeUndefined();
   });
 });
