@@ -5,19 +5,15 @@
  * tests record what it is asked.
  */
 import type { Element } from '@xmpp/xml';
-import type { FramedStanza } from '../protocol/frame.js';
 import type { StreamErrorCondition } from '../protocol/ns.js';
 import type { Verdict } from '../policy/verdict.js';
 import type { DecisionEvent } from './decision.js';
 
 export interface LinkEffects {
-  /**
-   * XML for the component; `kind` (the stanza's name) when it is a relayed stanza, for the stanza count;
-   * `framed` when `xml` is a framed stanza forwarded as it arrived (its bytes may go instead of `xml`).
-   */
-  toComponent(xml: string, kind: string | undefined, framed?: FramedStanza): void;
-  /** XML for the server; `kind` and `framed` as for toComponent. */
-  toServer(xml: string, kind: string | undefined, framed?: FramedStanza): void;
+  /** XML for the component; `kind` (the stanza's name) when it is a relayed stanza, for the stanza count. */
+  toComponent(xml: string, kind: string | undefined): void;
+  /** XML for the server; `kind` as for toComponent. */
+  toServer(xml: string, kind: string | undefined): void;
   /** The link is over: close both streams, the component's with `condition` if there is one. */
   closeStreams(condition: StreamErrorCondition | undefined, text: string | undefined): void;
   decision(event: DecisionEvent): void;

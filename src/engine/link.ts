@@ -230,7 +230,7 @@ export class Link {
     if (!this.#open) return false;
     if (f.privileged !== undefined) return this.#framedPrivileged(f);
     if (!framedOutboundPasses(this.name, f, this.#isDelegationReply)) return false;
-    this.#fx.toServer(f.xml, f.name, f);
+    this.#fx.toServer(f.xml, f.name);
     return true;
   }
 
@@ -246,7 +246,7 @@ export class Link {
     if (v === undefined) return false;
     if (this.#timed) this.#fx.decisionTime!(Number(process.hrtime.bigint() - t0) / 1e9);
     this.#recordOn(v, f.name, f.attr('id'), 'allowed');
-    this.#fx.toServer(f.xml, f.name, f);
+    this.#fx.toServer(f.xml, f.name);
     return true;
   }
 
@@ -323,7 +323,7 @@ export class Link {
 
   framedFromServer(f: FramedStanza): boolean {
     if (!this.#open || !framedInboundPasses(f, this.#isPrivilegedResponse)) return false;
-    this.#fx.toComponent(f.xml, f.name, f);
+    this.#fx.toComponent(f.xml, f.name);
     return true;
   }
 

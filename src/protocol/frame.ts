@@ -32,11 +32,6 @@ import { extraUtf8 } from './utf8.js';
 export class FramedStanza {
   readonly name: string;
   readonly xml: string;
-  /** Where the stanza is in the parser's input; with `source`, in those bytes too (the same positions). */
-  readonly start: number;
-  readonly end: number;
-  /** The bytes the input was decoded from when it was ASCII, one per character (StreamParser.write). */
-  readonly source: Uint8Array | undefined;
   /** Set when the stanza is a privileged message (its one judged part, read without a tree). */
   readonly privileged: PrivilegedShape | undefined;
   #buf: string;
@@ -44,12 +39,9 @@ export class FramedStanza {
   #marks: number[];
   #attrs: Record<string, string> | undefined;
 
-  constructor(name: string, buf: string, start: number, end: number, marks: number[], privileged: PrivilegedShape | undefined, source?: Uint8Array) {
+  constructor(name: string, buf: string, start: number, end: number, marks: number[], privileged: PrivilegedShape | undefined) {
     this.name = name;
     this.xml = buf.slice(start, end);
-    this.start = start;
-    this.end = end;
-    this.source = source;
     this.privileged = privileged;
     this.#buf = buf;
     this.#marks = marks;
@@ -144,17 +136,8 @@ const CHILD_MARKS: number[] = new Array<number>(MAX_FAST_ATTRS * 4).fill(0);
  * attribute value needs a look but the '<' or quote that ends it, found with
  * indexOf, and such runs add no UTF-8 bytes beyond one per character.
  * Without it every character of them is looked at.
- * `source`: the bytes `buf` was decoded from, one per character, if it was
- * (handed on in the FramedStanza, not read here).
  */
-export function frameStanza(
-  buf: string,
-  pos: number,
-  limits: ParserLimits,
-  isJudged: (ns: string) => boolean,
-  plain = false,
-  source?: Uint8Array,
-): FramedStanza | undefined {
+export function frameStanza(buf: string, pos: number, limits: ParserLimits, isJudged: (ns: string) => boolean, plain = false): FramedStanza | undefined {
   const len = buf.length;
   const maxChars = limits.maxStanzaBytes;
   // Open elements as [nameStart, nameEnd] pairs into buf (no strings built).
@@ -304,7 +287,7 @@ export function frameStanza(
   }
   if (i - pos + extra > maxChars) return undefined;
   if (shape !== undefined && !shape.complete) return undefined;
-  const framed = new FramedStanza(name, buf, pos, i, rootMarks.slice(0, rootCount), shape, source);
+  const framed = new FramedStanza(name, buf, pos, i, rootMarks.slice(0, rootCount), shape);
   // A privileged message goes on as it arrived only where the full path would send these very
   // characters: a stanza with a CR in its text is sent re-serialised there (line ends normalised).
   // (`plain` input has no control character at all.)

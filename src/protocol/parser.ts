@@ -61,10 +61,8 @@ export class StreamParser {
   #pendingPlain = false;
   #heldPlain = false;
   #runPlain = false;
-  /** The bytes the input being run was decoded from, one per character (an ASCII read; see write()); for #held too. */
-  #runSource: Uint8Array | undefined;
-  #heldSource: Uint8Array | undefined;
-  /** #pending is a slice of a run that had its bytes (so it is ASCII). */
+  /** The input being run came with its bytes (an ASCII read, see write()); #pending is a slice of such a run. */
+  #runAscii = false;
   #pendingAscii = false;
   /** The open elements and their namespace scopes. */
   #tree: ElementTree;
@@ -106,7 +104,6 @@ export class StreamParser {
     if (this.#phase !== 'failed') this.#phase = 'ended';
     this.#pending = '';
     this.#held = '';
-    this.#heldSource = undefined;
     this.#tree.clear();
   }
 
@@ -124,10 +121,8 @@ export class StreamParser {
     if (!this.#suspended) return undefined;
     this.#suspended = false;
     const held = this.#held;
-    const source = this.#heldSource;
     this.#held = '';
-    this.#heldSource = undefined;
-    return held.length > 0 ? this.write(held, this.#heldPlain, source) : undefined;
+    return held.length > 0 ? this.write(held, this.#heldPlain) : undefined;
   }
 
   /**
@@ -135,15 +130,15 @@ export class StreamParser {
    * `plain`: every character of `chunk` is printable ASCII other than '&' and
    * ']' (protocol/utf8.ts says so from the bytes); the fast path then skips
    * looking at each character of text and attribute values (frame.ts).
-   * `source`: the bytes `chunk` was decoded from when it is ASCII, one byte per
-   * character; framed stanzas then point into them (FramedStanza.source) so that
-   * they can be forwarded as the very bytes that arrived, without encoding.
+   * `bytes`: what `chunk` was decoded from when it is ASCII (one byte per
+   * character). The rest of an earlier ASCII read is then joined to them as
+   * bytes and decoded once: a flat string in one copy, where joining the
+   * strings makes a rope that has to be flattened (utf8.ts sequential()).
    */
-  write(chunk: string, plain = false, source?: Uint8Array): ParseFailure | undefined {
+  write(chunk: string, plain = false, bytes?: Uint8Array): ParseFailure | undefined {
     if (this.#phase === 'ended' || this.#phase === 'failed' || chunk.length === 0) return undefined;
     if (this.#suspended) {
       this.#heldPlain = (this.#held.length === 0 || this.#heldPlain) && plain;
-      this.#heldSource = this.#held.length === 0 ? source : undefined;
       this.#held += chunk;
       return undefined;
     }
@@ -151,28 +146,26 @@ export class StreamParser {
       if (this.#pendingMarkup && chunk.indexOf('>') === -1) {
         // An incomplete tag cannot complete without '>': append, bound, wait.
         this.#pendingPlain = (this.#pending.length === 0 || this.#pendingPlain) && plain;
-        this.#pendingAscii = (this.#pending.length === 0 || this.#pendingAscii) && source !== undefined;
+        this.#pendingAscii = (this.#pending.length === 0 || this.#pendingAscii) && bytes !== undefined;
         this.#pending += chunk;
         this.#checkOpenToken(this.#pending.length);
         return undefined;
       }
       this.#runPlain = plain && (this.#pending.length === 0 || this.#pendingPlain);
       let buf = chunk;
-      this.#runSource = source;
+      this.#runAscii = bytes !== undefined;
       if (this.#pending.length > 0) {
-        // The rest of an ASCII read before an ASCII read: join the bytes, and both the string and its bytes are whole.
-        const joined = source !== undefined && this.#pendingAscii ? joinAscii(this.#pending, source) : undefined;
-        this.#runSource = joined;
+        // (Only for bytes that are the chunk, one per character: the stream gives an ASCII read's own.)
+        const joined = bytes !== undefined && bytes.length === chunk.length && this.#pendingAscii ? joinAscii(this.#pending, bytes) : undefined;
+        this.#runAscii = joined !== undefined;
         buf = joined !== undefined ? joined.toString('latin1') : sequential(this.#pending + chunk, this.#runPlain);
       }
       this.#pending = '';
       this.#pendingMarkup = false;
       this.#sawWhitespace = false;
       this.#run(buf);
-      this.#runSource = undefined; // a read's bytes are not kept alive between reads
       return undefined;
     } catch (e) {
-      this.#runSource = undefined;
       if (!(e instanceof Fail)) throw e;
       this.#failure = { condition: e.condition, text: e.text };
       this.#phase = 'failed';
@@ -220,7 +213,7 @@ export class StreamParser {
   #defer(buf: string, from: number, markup: boolean): void {
     this.#pending = buf.slice(from);
     this.#pendingPlain = this.#runPlain;
-    this.#pendingAscii = this.#runSource !== undefined;
+    this.#pendingAscii = this.#runAscii;
     this.#pendingMarkup = markup;
     this.#checkOpenToken(this.#pending.length);
   }
@@ -239,7 +232,6 @@ export class StreamParser {
       if (this.#suspended) {
         // Held unparsed (and uncounted) until resume().
         this.#heldPlain = this.#runPlain && (this.#held.length === 0 || this.#heldPlain);
-        this.#heldSource = this.#held.length === 0 ? this.#runSource?.subarray(pos) : undefined;
         this.#held = buf.slice(pos) + this.#held;
         return;
       }
@@ -251,10 +243,10 @@ export class StreamParser {
         if (this.#frameSkips > 0) {
           if (--this.#frameSkips === 0) this.#frameMisses = FRAME_MISSES - 1;
         } else {
-          const framed = frameStanza(buf, pos, this.#limits, this.#handlers.isJudged!, this.#runPlain, this.#runSource);
+          const framed = frameStanza(buf, pos, this.#limits, this.#handlers.isJudged!, this.#runPlain);
           if (framed !== undefined && this.#handlers.onFramed!(framed)) {
             this.#frameMisses = 0;
-            pos = framed.end;
+            pos += framed.xml.length;
             continue;
           }
           // A stream of stanzas that all need judging (a privileged flood) stops paying for the attempt.
@@ -314,7 +306,7 @@ export class StreamParser {
     if (stop < end) {
       this.#pending = buf.slice(stop, end);
       this.#pendingPlain = this.#runPlain;
-      this.#pendingAscii = this.#runSource !== undefined;
+      this.#pendingAscii = this.#runAscii;
       this.#pendingMarkup = false;
     }
     return end;

@@ -16,7 +16,7 @@ import type { SubscriptionLedger } from '../policy/subscriptions.js';
 import type { Logger } from '../observe/log.js';
 import { noMetrics, type Metrics } from '../observe/metrics.js';
 import { TokenBucket } from './ratelimit.js';
-import type { FramedStanza, XmppStream } from './stream.js';
+import type { XmppStream } from './stream.js';
 
 export interface SessionOptions {
   component: { name: string; rate?: { per_second: number; burst: number } | undefined }; // never its secrets
@@ -81,13 +81,13 @@ export class Session {
     const rate = opts.component.rate;
     if (rate) this.#bucket = new TokenBucket(rate.per_second, rate.burst);
     const effects: LinkEffects = {
-      toComponent: (xml, kind, framed) => {
+      toComponent: (xml, kind) => {
         if (kind !== undefined) metrics.stanza('to_component', kind);
-        this.#relay(client, server, xml, framed);
+        this.#relay(client, server, xml);
       },
-      toServer: (xml, kind, framed) => {
+      toServer: (xml, kind) => {
         if (kind !== undefined) metrics.stanza('to_server', kind);
-        this.#relay(server, client, xml, framed);
+        this.#relay(server, client, xml);
       },
       closeStreams: (condition, text) => {
         if (this.#state === 'online') this.#state = 'closing';
@@ -237,8 +237,8 @@ export class Session {
   }
 
   /** Write to `dst`; if its buffer is full, stop reading `src` until it drains. */
-  #relay(dst: XmppStream, src: XmppStream, xml: string, framed?: FramedStanza): void {
-    if (dst.write(xml, framed) || src.state !== 'open' || this.#waitingDrain.has(dst)) return;
+  #relay(dst: XmppStream, src: XmppStream, xml: string): void {
+    if (dst.write(xml) || src.state !== 'open' || this.#waitingDrain.has(dst)) return;
     this.#waitingDrain.add(dst);
     src.pause('backpressure');
     dst.socket.once('drain', () => {

@@ -6,19 +6,14 @@
  *  - parsing: protocol/parser.ts with the policy's limits; a parse failure ends
  *    the stream with the matching stream error, never an exception;
  *  - writing: what is written in one tick is joined and leaves in one socket
- *    write (the stanzas produced by one read, typically); a framed stanza read
- *    from ASCII bytes leaves as those bytes (adjacent ones as one range), so it
- *    is neither copied into a string nor encoded again; `write()` reports
- *    whether the socket's buffer is full so the other leg can pause its reads
- *    (backpressure);
+ *    write (the stanzas produced by one read, typically); `write()` reports whether the socket's buffer
+ *    is full so the other leg can pause its reads (backpressure);
  *  - closing: `close()` is graceful (optional stream error, end tag, FIN, then a
  *    destroy deadline), `destroy()` is immediate; both are idempotent.
  */
-import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { Element } from '@xmpp/xml';
 import type { FramedStanza } from '../protocol/frame.js';
-export type { FramedStanza } from '../protocol/frame.js';
 import { isJudgedNamespace } from '../policy/framed.js';
 import { StreamParser, type ParseFailure, type ParserLimits, type StreamHeader } from '../protocol/parser.js';
 import { StrictUtf8Decoder } from '../protocol/utf8.js';
@@ -51,17 +46,8 @@ export class XmppStream {
   #parser: StreamParser;
   #handlers: StreamHandlers;
   #state: StreamState = 'open';
-  /**
-   * Written this tick, not yet handed to the socket, in order: `#chunks`, then
-   * the bytes #src[#srcStart, #srcEnd) or the text `#out` (at most one of the
-   * two is in use); `#queued` counts it all.
-   */
+  /** Written this tick, not yet handed to the socket. */
   #out = '';
-  #chunks: (string | Uint8Array)[] = [];
-  #src: Uint8Array | undefined;
-  #srcStart = 0;
-  #srcEnd = 0;
-  #queued = 0;
   #flushScheduled = false;
   #pauses = new Set<string>();
   #closeTimer: NodeJS.Timeout | undefined;
@@ -123,25 +109,10 @@ export class XmppStream {
    * the socket is full, it goes to the socket at once, so the answer is the
    * socket's own.
    */
-  write(xml: string, framed?: FramedStanza): boolean {
+  write(xml: string): boolean {
     if (this.#state !== 'open' || this.socket.destroyed) return false;
-    // The bytes go only for the framed stanza's own characters (a changed stanza goes as its text).
-    const src = framed !== undefined && xml === framed.xml ? framed.source : undefined;
-    if (src === undefined) {
-      if (this.#src !== undefined) this.#endRange();
-      this.#out += xml;
-    } else if (src === this.#src && framed!.start === this.#srcEnd) {
-      this.#srcEnd = framed!.end;
-    } else {
-      if (this.#src !== undefined) this.#endRange();
-      else if (this.#out.length > 0) this.#chunks.push(this.#out);
-      this.#out = '';
-      this.#src = src;
-      this.#srcStart = framed!.start;
-      this.#srcEnd = framed!.end;
-    }
-    this.#queued += xml.length;
-    if (this.#queued < this.socket.writableHighWaterMark && !this.socket.writableNeedDrain) {
+    this.#out += xml;
+    if (this.#out.length < this.socket.writableHighWaterMark && !this.socket.writableNeedDrain) {
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         process.nextTick(this.#flush);
@@ -156,32 +127,10 @@ export class XmppStream {
     if (this.#state === 'open' && !this.socket.destroyed) this.#writeOut();
   };
 
-  /**
-   * The range being written becomes a chunk: a view of the bytes read, or a
-   * copy when it is a small part of the memory behind them (a view keeps all
-   * of it alive, which the backpressure accounting would not see).
-   */
-  #endRange(): void {
-    const view = this.#src!.subarray(this.#srcStart, this.#srcEnd);
-    this.#chunks.push(view.length * 4 < view.buffer.byteLength ? Buffer.from(view) : view);
-    this.#src = undefined;
-  }
-
   #writeOut(): boolean {
-    if (this.#src !== undefined) this.#endRange();
     const out = this.#out;
-    const chunks = this.#chunks;
     this.#out = '';
-    this.#queued = 0;
-    if (chunks.length === 0) return out.length === 0 || this.socket.write(out);
-    if (out.length > 0) chunks.push(out);
-    let ok = true;
-    // Several chunks leave in one writev.
-    if (chunks.length > 1) this.socket.cork();
-    for (let i = 0; i < chunks.length; i++) ok = this.socket.write(chunks[i]!);
-    if (chunks.length > 1) this.socket.uncork();
-    chunks.length = 0;
-    return ok;
+    return out.length === 0 || this.socket.write(out);
   }
 
   /** Why reading is paused now (empty when it is not). */
@@ -223,8 +172,9 @@ export class XmppStream {
     this.#state = 'closing';
     this.#parser.stop();
     if (!this.socket.destroyed) {
-      this.#writeOut();
-      this.socket.end((condition ? streamError(condition, text) : '') + STREAM_END);
+      const out = this.#out;
+      this.#out = '';
+      this.socket.end(out + (condition ? streamError(condition, text) : '') + STREAM_END);
       // Keep reading so the peer's FIN is seen; input is ignored now.
       this.socket.resume();
     }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { Element } from '@xmpp/xml';
 import { StreamParser, type ParseFailure } from '../../../src/protocol/parser.js';
 import { serialize } from '../../../src/protocol/serialize.js';
-import { StrictUtf8Decoder } from '../../../src/protocol/utf8.js';
+import { joinAscii, StrictUtf8Decoder } from '../../../src/protocol/utf8.js';
 
 const HEADER = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='c.example.org'>";
 
@@ -110,6 +110,19 @@ describe('strict UTF-8', () => {
     ['0xFF', [0xff]],
   ])('refuses %s instead of repairing it', (_what, b) => {
     expect(new StrictUtf8Decoder().write(bytes(0x3c, ...b))).toBeUndefined();
+  });
+  it('joins the rest of an ASCII read to the next as bytes, and never a text that is not ASCII (Latin-1 would keep only low bytes)', () => {
+    expect(joinAscii("<message to='a", Buffer.from("@b'/>"))?.toString('latin1')).toBe("<message to='a@b'/>");
+    expect(joinAscii('\u4e3c', Buffer.from('x'))).toBeUndefined();
+    expect(joinAscii('é', Buffer.from('x'))).toBeUndefined();
+  });
+  it('does not join bytes of another length than the chunk (not its ASCII bytes): the chunk is what is read', () => {
+    const stanzas: Element[] = [];
+    const p = new StreamParser({ onHeader: () => {}, onStanza: (el) => void stanzas.push(el), onEnd: () => {} }, { maxStanzaBytes: 1000, maxDepth: 8 });
+    p.write(HEADER, true, Buffer.from(HEADER));
+    p.write("<message to='a", true, Buffer.from("<message to='a"));
+    p.write("@b'/>", true, Buffer.from("@c'/> "));
+    expect(stanzas.map((el) => String(el.attrs.to))).toEqual(['a@b']);
   });
   it('a failure from outside the parser ends it like its own', () => {
     let headers = 0;
