@@ -9,11 +9,14 @@
  *    privguard's CPU per stanza (its own process, from /proc);
  *  - decision cost with 10, 1,000 and 10,000 user patterns and namespaces;
  *  - RSS with 200 components connected, idle and under load;
- *  - the longest event-loop block for a stanza with a 256 KB text node.
+ *  - the longest event-loop block for a stanza with a 256 KB text node;
+ *  - the JavaScript work per stanza alone, without I/O (bench/pipeline.ts),
+ *    beside Prosody's CPU per stanza in the flood: the CPU ratios cannot go
+ *    below their quotient.
  * Prosody runs without MAM (an archive slows it to ~51 msgs/s). Each
  * comparison has a warm-up pass, then runs in turns five times; medians count.
  * `npm run bench -- --only alone,rss` runs some parts (prosody, alone, rss,
- * decision) and writes no results.json. `--baseline REV` builds git revision
+ * decision, pipeline) and writes no results.json. `--baseline REV` builds git revision
  * REV in a temporary directory and measures it in the same turns (rows
  * `baseline_*`). cpu_ratio_vs_server_* is privguard's CPU divided by Prosody's
  * in the same flood, both from /proc: a figure that holds on a slower or
@@ -148,8 +151,12 @@ const privMsg = (i: number, to: string, domain = 'example.test') =>
 
 interface Flood {
   rate: number;
+  /** Prosody's CPU per stanza in this flood (µs, from /proc). */
+  serverUs: number;
   /** privguard's CPU / Prosody's CPU in the same flood (both from /proc), when privguard's pid is given. */
   cpuRatio?: number;
+  /** privguard's CPU per stanza in this flood (µs), when its pid is given. */
+  pgUs?: number;
 }
 
 async function throughput(prosody: ProsodyInstance, port: number, secret: string, kind: 'plain' | 'privileged', n: number, pgPid?: number): Promise<Flood> {
@@ -176,11 +183,12 @@ async function throughput(prosody: ProsodyInstance, port: number, secret: string
   await flood(comp.socket, pieces);
   await waitFor('all messages at bob', () => (got >= n ? true : undefined), 120_000, 20);
   const rate = n / ((last - t0) / 1000);
-  const cpuRatio = pgPid ? (cpuSeconds(pgPid) - pg0) / (cpuSeconds(prosody.pid) - server0) : undefined;
+  const serverCpu = cpuSeconds(prosody.pid) - server0;
+  const pgCpu = pgPid ? cpuSeconds(pgPid) - pg0 : undefined;
   comp.socket.destroy();
   bob.entity.reconnect.stop();
   await bob.entity.stop();
-  return { rate, ...(cpuRatio !== undefined ? { cpuRatio } : {}) };
+  return { rate, serverUs: (serverCpu / n) * 1e6, ...(pgCpu !== undefined ? { cpuRatio: pgCpu / serverCpu, pgUs: (pgCpu / n) * 1e6 } : {}) };
 }
 
 /**
@@ -364,6 +372,13 @@ async function viaProsody(row: Row): Promise<void> {
     row('throughput_ratio_privileged', ratio(runs.pgPriv, runs.directPriv), '', 'target ≥ 0.95');
     row('cpu_ratio_vs_server_plain', cpuRatio(runs.pgPlain), '', 'target ≤ 0.05');
     row('cpu_ratio_vs_server_privileged', cpuRatio(runs.pgPriv), '', 'target ≤ 0.05');
+    // What the ratios are made of: Prosody's CPU per stanza (0.05 of it is privguard's budget) and privguard's in the flood.
+    const us = (xs: Flood[], f: (x: Flood) => number | undefined) => median(xs.map((x) => f(x) ?? NaN));
+    for (const [kind, direct, pg] of [['plain', runs.directPlain, runs.pgPlain], ['privileged', runs.directPriv, runs.pgPriv]] as const) {
+      const server = us(direct, (x) => x.serverUs);
+      row(`prosody_cpu_us_per_stanza_${kind}`, server, 'µs', `privguard's budget at 0.05: ${(server * 0.05).toFixed(1)} µs`);
+      row(`flood_cpu_us_per_stanza_${kind}`, us(pg, (x) => x.pgUs), 'µs', 'privguard in the flood');
+    }
     if (base) {
       row('baseline_throughput_ratio_plain', ratio(runs.basePlain, runs.directPlain), '', `baseline ${baselineRev}`);
       row('baseline_throughput_ratio_privileged', ratio(runs.basePriv, runs.directPriv), '', `baseline ${baselineRev}`);
@@ -483,7 +498,16 @@ function inProcess(row: Row): void {
   row('max_loop_block_ms_256k_text', bigTextBlockMs(), 'ms', 'target ≤ 5');
 }
 
-const PARTS = { prosody: viaProsody, alone: aloneVsRaw, rss: manyComponents, decision: inProcess } as const;
+/** The JavaScript work per stanza alone (bench/pipeline.ts, in a process of its own on the built modules). */
+function pipeline(row: Row): void {
+  const r = spawnSync(process.execPath, ['--max-semi-space-size=2', '--import', 'tsx', join(root, 'bench/pipeline.ts')], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench/pipeline.ts failed: ${r.stderr}`);
+  const ns = JSON.parse(r.stdout) as { plain: number; privileged: number };
+  row('pipeline_us_per_stanza_plain', ns.plain / 1000, 'µs', 'decode, frame, decide, audit line; no I/O');
+  row('pipeline_us_per_stanza_privileged', ns.privileged / 1000, 'µs', 'decode, frame, decide, audit line; no I/O');
+}
+
+const PARTS = { prosody: viaProsody, alone: aloneVsRaw, rss: manyComponents, decision: inProcess, pipeline } as const;
 
 async function main(): Promise<void> {
   spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
