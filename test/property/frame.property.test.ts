@@ -43,6 +43,7 @@ import { NS, privilegeVersion } from '../../src/protocol/ns.js';
 import { StreamParser, type ParserHandlers } from '../../src/protocol/parser.js';
 import { serialize } from '../../src/protocol/serialize.js';
 import { C, context, FULL_GRANT, stanza, type Ctx } from '../unit/policy/helpers.js';
+import { applyEdits, cutAt } from '../support/pieces.js';
 
 const HEADER = "<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='pubsub.example.test'>";
 const LIMITS = { maxStanzaBytes: 400, maxDepth: 4 };
@@ -113,13 +114,7 @@ const stanzaArb = fc.oneof({ weight: 3, arbitrary: stanzaOf(PLAIN) }, { weight: 
 
 const mutated = fc
   .tuple(stanzaArb, fc.array(fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete'), fc.constantFrom(...HOSTILE)), { maxLength: 2 }))
-  .map(([s, muts]) => {
-    for (const [n, kind, piece] of muts) {
-      const at = n % (s.length + 1);
-      s = kind === 'insert' ? s.slice(0, at) + piece + s.slice(at) : s.slice(0, at) + s.slice(at + 1);
-    }
-    return s;
-  });
+  .map(([s, muts]) => applyEdits(s, muts));
 
 const inputArb = fc.tuple(
   fc.array(fc.oneof({ weight: 3, arbitrary: stanzaArb }, { weight: 1, arbitrary: mutated }), { minLength: 1, maxLength: 4 }),
@@ -169,19 +164,6 @@ function reparse(chars: string): Element {
   const failure = p.write(HEADER + chars);
   if (failure || out.length !== 1) throw new Error(`framed characters do not parse to one stanza: ${failure?.text ?? out.length} in ${JSON.stringify(chars)}`);
   return out[0]!;
-}
-
-/** Split `s` at the given points (modulo its length), as reads might. */
-function split(s: string, cuts: number[]): string[] {
-  const points = [...new Set(cuts.map((c) => c % (s.length + 1)))].sort((a, b) => a - b);
-  const out: string[] = [];
-  let last = 0;
-  for (const p of points) {
-    out.push(s.slice(last, p));
-    last = p;
-  }
-  out.push(s.slice(last));
-  return out;
 }
 
 function* elements(el: Element): Generator<Element> {
@@ -241,7 +223,7 @@ describe('the parser fast path against the full path and against ltx', () => {
     fc.assert(
       fc.property(inputArb, ([stanzas, cuts, sep]) => {
         const input = stanzas.join(sep);
-        const pieces = split(input, cuts);
+        const pieces = cutAt(input, cuts);
         const a = run(pieces, true, true);
         const b = run(pieces, false);
         // 1. The same events, stanza by stanza (and the same again when no piece is said to be plain).
@@ -317,7 +299,7 @@ describe("the full path's raw characters of a stanza against its tree and agains
     fc.assert(
       fc.property(inputArb, ([stanzas, cuts, sep]) => {
         const input = stanzas.join(sep);
-        for (const { el, raw: chars } of runRaw(split(input, cuts))) {
+        for (const { el, raw: chars } of runRaw(cutAt(input, cuts))) {
           if (chars === undefined) {
             none++;
             continue;
@@ -430,13 +412,7 @@ const privilegedArb = fc
 
 const privMutated = fc
   .tuple(privilegedArb, fc.array(fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete'), fc.constantFrom(...HOSTILE)), { minLength: 1, maxLength: 2 }))
-  .map(([s, muts]) => {
-    for (const [n, kind, piece] of muts) {
-      const at = n % (s.length + 1);
-      s = kind === 'insert' ? s.slice(0, at) + piece + s.slice(at) : s.slice(0, at) + s.slice(at + 1);
-    }
-    return s;
-  });
+  .map(([s, muts]) => applyEdits(s, muts));
 
 const privInputArb = fc.tuple(
   fc.array(fc.oneof({ weight: 6, arbitrary: privilegedArb }, { weight: 1, arbitrary: privMutated }, { weight: 1, arbitrary: stanzaOf(PLAIN) }), { minLength: 1, maxLength: 5 }),
@@ -526,7 +502,7 @@ describe('privileged messages: the fast path against the full engine', () => {
     const counts: PrivCounts = { fastPass: 0, fastBack: 0, denied: 0 };
     fc.assert(
       fc.property(privInputArb, ([stanzas, cuts, sep, speaks, mode, plain]) => {
-        const pieces = split(stanzas.join(sep), cuts);
+        const pieces = cutAt(stanzas.join(sep), cuts);
         expect(throughLink(pieces, speaks, mode, true, plain, counts)).toEqual(throughLink(pieces, speaks, mode, false));
       }),
       { numRuns: 5000, seed: 9 },

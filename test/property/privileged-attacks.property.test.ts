@@ -18,6 +18,7 @@ import { StreamParser, type ParserHandlers } from '../../src/protocol/parser.js'
 import { serialize } from '../../src/protocol/serialize.js';
 import { parseStanza, STREAM_HEADER } from '../support/stanzas.js';
 import { ATTACK_LIMITS, attackLink, PRIVILEGED_ATTACKS } from '../support/privileged-attacks.js';
+import { applyEdits, cutAt } from '../support/pieces.js';
 
 const PLAIN_CHARS = /^[\x20-\x25\x27-\x5c\x5e-\x7f]*$/;
 const ASCII = /^[\x00-\x7f]*$/;
@@ -94,19 +95,7 @@ describe('attacks on the privileged-message fast path, mutated, cut and suspende
   it('a Link with the fast path does what one without it does', () => {
     fc.assert(
       fc.property(inputArb, ({ stanzas, sep, edits, cuts, plain, suspend }) => {
-        let s = stanzas.join(sep);
-        for (const [n, kind, piece] of edits) {
-          const at = n % (s.length + 1);
-          s = kind === 'insert' ? s.slice(0, at) + piece + s.slice(at) : s.slice(0, at) + s.slice(at + 1);
-        }
-        const points = [...new Set(cuts.map((c) => c % (s.length + 1)))].sort((a, b) => a - b);
-        const pieces: string[] = [];
-        let last = 0;
-        for (const q of points) {
-          pieces.push(s.slice(last, q));
-          last = q;
-        }
-        pieces.push(s.slice(last));
+        const pieces = cutAt(applyEdits(stanzas.join(sep), edits), cuts);
         expect(throughLink(pieces, true, plain, suspend)).toEqual(throughLink(pieces, false, plain, suspend));
       }),
       { numRuns: 4000, seed: 17 },
